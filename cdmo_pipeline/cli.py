@@ -1,0 +1,290 @@
+"""``cdmo``: one command for each everyday task.
+
+    cdmo refresh            run the Dagster refresh job in-process, with progress and a summary
+    cdmo sql "SELECT ..."   query the warehouse read-only (``--csv`` for CSV)
+    cdmo report             print (or ``--open``) the audit report
+    cdmo ui                 serve the Dagster UI on 127.0.0.1
+    cdmo extract TEXT       draft a source file from an article's plain text
+    cdmo audit TEXT         audit a new article against the warehouse without changing it
+    cdmo synth              generate a synthetic bulk corpus (benchmarks)
+
+Errors are one clear line and what to do, with a non-zero exit; never a bare traceback.
+"""
+
+import os
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from cdmo_pipeline.config import Settings, dagster_home
+from cdmo_pipeline.core.errors import CdmoError
+
+app = typer.Typer(
+    name="cdmo",
+    help="Figures from market-research sources as an audited, queryable DuckDB dataset.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console()
+err = Console(stderr=True)
+
+EXIT_FAILED, EXIT_USAGE = 1, 2
+
+
+def fail(message: str, hint: str = "", code: int = EXIT_FAILED) -> None:
+    err.print(f"[bold red]error:[/] {message}", highlight=False, markup=True, soft_wrap=True)
+    if hint:
+        err.print(f"[dim]{hint}[/]", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def _settings() -> Settings:
+    try:
+        return Settings.from_env()
+    except CdmoError as exc:
+        fail(str(exc), exc.hint, EXIT_USAGE)
+        raise  # unreachable; for type checkers
+
+
+def _ensure_dagster_home() -> Path:
+    home = dagster_home()
+    home.mkdir(parents=True, exist_ok=True)
+    os.environ["DAGSTER_HOME"] = str(home)
+    config = home / "dagster.yaml"
+    if not config.exists():
+        config.write_text("telemetry:\n  enabled: false\n")
+    return home
+
+
+# refresh -----------------------------------------------------------------------------------
+
+
+@app.command()
+def refresh(
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only the summary, no progress lines.")] = False,
+) -> None:
+    """Refresh the warehouse: the same Dagster job as the UI's, run in this process."""
+    settings = _settings()
+    _ensure_dagster_home()
+    from dagster import DagsterInstance
+    from dagster._core.storage.dagster_run import make_new_run_id
+
+    from cdmo_pipeline.definitions import defs
+
+    job = defs.resolve_job_def("refresh")
+    run_id = make_new_run_id()
+    started = time.monotonic()
+    with DagsterInstance.get() as instance:
+        watcher = _ProgressWatcher(instance, run_id, quiet=quiet)
+        watcher.start()
+        try:
+            result = job.execute_in_process(
+                instance=instance,
+                run_id=run_id,
+                raise_on_error=False,
+                tags={"cdmo/trigger": "cli"},
+                run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
+            )
+        finally:
+            watcher.stop()
+    elapsed = time.monotonic() - started
+    if not result.success:
+        message = _failure_message(result)
+        fail(message, f"Run {run_id} failed after {elapsed:.1f} s; the published warehouse was not changed.")
+    _summary(settings, run_id, elapsed)
+
+
+class _ProgressWatcher(threading.Thread):
+    """Prints the run's events as they are stored (the job runs in the main thread)."""
+
+    def __init__(self, instance: object, run_id: str, *, quiet: bool) -> None:
+        super().__init__(daemon=True)
+        self.instance, self.run_id, self.quiet = instance, run_id, quiet
+        self._halt = threading.Event()
+        self._cursor: str | None = None
+
+    def run(self) -> None:
+        while not self._halt.is_set():
+            self._drain()
+            self._halt.wait(0.2)
+        self._drain()
+
+    def stop(self) -> None:
+        self._halt.set()
+        self.join(timeout=5)
+
+    def _drain(self) -> None:
+        from dagster import DagsterEventType
+
+        kinds = {
+            DagsterEventType.ASSET_MATERIALIZATION,
+            DagsterEventType.ASSET_CHECK_EVALUATION,
+            DagsterEventType.STEP_FAILURE,
+            DagsterEventType.STEP_SKIPPED,
+        }
+        try:
+            conn = self.instance.get_records_for_run(self.run_id, cursor=self._cursor, of_type=kinds)
+        except Exception:  # the run may not be stored yet; try again on the next tick
+            return
+        self._cursor = conn.cursor
+        for record in conn.records:
+            if not self.quiet:
+                _print_event(record.event_log_entry.dagster_event)
+
+
+def _print_event(event: object) -> None:
+    kind = event.event_type_value
+    data = event.event_specific_data
+    if kind == "ASSET_MATERIALIZATION":
+        mat = data.materialization
+        rows = mat.metadata.get("dagster/row_count")
+        suffix = f" ({rows.value:,} rows)" if rows is not None else ""
+        out.print(f"  [green]✓[/] {mat.asset_key.to_user_string()}{suffix}", highlight=False)
+    elif kind == "ASSET_CHECK_EVALUATION":
+        ev = data
+        if ev.passed:
+            return
+        severity = getattr(ev.severity, "value", str(ev.severity))
+        mark = "[yellow]⚠[/]" if severity == "WARN" else "[red]✗[/]"
+        out.print(f"  {mark} check {ev.check_name}: {ev.description or 'failed'}", highlight=False)
+    elif kind == "STEP_FAILURE":
+        out.print(f"  [red]✗[/] {event.step_key} failed", highlight=False)
+
+
+def _failure_message(result: object) -> str:
+    for event in result.all_events:
+        if event.event_type_value == "STEP_FAILURE":
+            error = event.event_specific_data.error
+            if error is not None:
+                message = error.message.strip()
+                # A dg.Failure carries our message as its description.
+                prefix = "dagster._core.definitions.events.Failure: "
+                return message[len(prefix) :] if message.startswith(prefix) else message
+    for event in result.all_events:
+        if event.event_type_value == "ASSET_CHECK_EVALUATION" and not event.event_specific_data.passed:
+            return f"check {event.event_specific_data.check_name} failed: {event.event_specific_data.description}"
+    return "the refresh failed"
+
+
+def _summary(settings: Settings, run_id: str, elapsed: float) -> None:
+    from cdmo_pipeline.warehouse import Warehouse
+
+    wh = Warehouse(settings.duckdb_path, lock_timeout=settings.lock_timeout)
+    try:
+        verdicts = wh.query("SELECT verdict, count(*) AS claims FROM cagr_checks GROUP BY verdict ORDER BY verdict")
+        latest = wh.latest_refresh() or {}
+    except CdmoError as exc:
+        fail(str(exc), exc.hint)
+        return
+    import json
+
+    counts = json.loads(latest.get("row_counts", "{}"))
+    table = Table(title="Published", show_header=True, header_style="bold")
+    table.add_column("table")
+    table.add_column("rows", justify="right")
+    for name, n in counts.items():
+        table.add_row(name, f"{n:,}")
+    checks = Table(title="CAGR checks", show_header=True, header_style="bold")
+    checks.add_column("verdict")
+    checks.add_column("claims", justify="right")
+    for verdict, n in verdicts.itertuples(index=False):
+        checks.add_row(verdict, f"{n:,}")
+    out.print(checks)
+    out.print(table)
+    refresh_id = latest.get("refresh_id", "?")
+    out.print(f"warehouse: [bold]{settings.duckdb_path}[/]", highlight=False)
+    out.print(f"refresh {refresh_id} in {elapsed:.1f} s (Dagster run {run_id})", highlight=False)
+
+
+# sql ---------------------------------------------------------------------------------------
+
+
+@app.command()
+def sql(
+    query: Annotated[str, typer.Argument(help='SQL to run read-only, e.g. "SELECT * FROM cagr_checks".')],
+    csv: Annotated[bool, typer.Option("--csv", help="Write CSV to standard output.")] = False,
+    max_rows: Annotated[int, typer.Option(help="Rows shown in the table view.")] = 200,
+) -> None:
+    """Query the published warehouse read-only."""
+    import duckdb
+
+    from cdmo_pipeline.warehouse import Warehouse
+
+    settings = _settings()
+    wh = Warehouse(settings.duckdb_path, lock_timeout=settings.lock_timeout)
+    try:
+        frame = wh.query(query)
+    except CdmoError as exc:
+        fail(str(exc), exc.hint)
+        return
+    except duckdb.Error as exc:
+        first = str(exc).strip().splitlines()[0]
+        fail(first, "The warehouse is read-only here; see the README for the tables and columns.", EXIT_USAGE)
+        return
+    if csv:
+        frame.to_csv(sys.stdout, index=False)
+        return
+    table = Table(show_header=True, header_style="bold")
+    for col in frame.columns:
+        table.add_column(str(col), overflow="fold")
+    for row in frame.head(max_rows).itertuples(index=False):
+        table.add_row(*("" if _missing(v) else _cell(v) for v in row))
+    out.print(table)
+    shown = min(len(frame), max_rows)
+    out.print(f"[dim]{len(frame):,} row(s){'' if shown == len(frame) else f', first {shown} shown'}[/]")
+
+
+def _missing(value: object) -> bool:
+    try:
+        return bool(value is None or value != value)  # NaN != NaN
+    except (TypeError, ValueError):
+        return False
+
+
+def _cell(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:,.4f}"
+    return str(value)
+
+
+# ui ----------------------------------------------------------------------------------------
+
+
+@app.command()
+def ui(
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 3000,
+) -> None:
+    """Serve the Dagster UI (and its daemon: schedule and sensor) on 127.0.0.1 only."""
+    _settings()
+    _ensure_dagster_home()
+    exe = Path(sys.executable).with_name("dagster")
+    args = [str(exe), "dev", "-h", "127.0.0.1", "-p", str(port), "-m", "cdmo_pipeline.definitions"]
+    out.print(f"Dagster UI on http://127.0.0.1:{port} (DAGSTER_HOME={os.environ['DAGSTER_HOME']})")
+    os.execv(args[0], args)
+
+
+def main() -> None:
+    try:
+        app()
+    except CdmoError as exc:  # anything a command did not catch itself
+        fail(str(exc), exc.hint)
+    except KeyboardInterrupt:
+        fail("interrupted", "Nothing half-done was published: a refresh publishes all tables or none.", 130)
+    except Exception as exc:
+        if os.environ.get("CDMO_DEBUG"):
+            raise
+        fail(
+            f"internal error: {type(exc).__name__}: {exc}",
+            "Set CDMO_DEBUG=1 to see the traceback, and please report it.",
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,74 @@
+"""Settings from the environment: where sources are read and where the warehouse is written.
+
+| variable                  | default                 | meaning                                   |
+|---------------------------|-------------------------|-------------------------------------------|
+| CDMO_SOURCES_DIR          | data/sources            | directory of source files                 |
+| CDMO_DUCKDB_PATH          | data/cdmo.duckdb        | the published warehouse (one DuckDB file) |
+| CDMO_REPORTS_DIR          | data/reports            | audit report and charts                   |
+| CDMO_PROJECTION_HORIZON   | (none)                  | last year to extrapolate projections to   |
+| CDMO_LOCK_TIMEOUT         | 30                      | seconds to wait for a busy warehouse      |
+
+Defaults are relative to the project root; values given in the environment are taken as
+given (relative to the working directory, as a shell user expects).
+"""
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from cdmo_pipeline.core.errors import CdmoError
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+# The checkout (an editable install) when there is one, else the working directory.
+PROJECT_ROOT = PACKAGE_DIR.parent if (PACKAGE_DIR.parent / "pyproject.toml").exists() else Path.cwd()
+
+
+def _path(var: str, default: str) -> Path:
+    value = os.environ.get(var, "").strip()
+    return Path(value).expanduser().resolve() if value else PROJECT_ROOT / default
+
+
+@dataclass(frozen=True)
+class Settings:
+    sources_dir: Path
+    duckdb_path: Path
+    reports_dir: Path
+    horizon: int | None
+    lock_timeout: float
+
+    @classmethod
+    def from_env(cls) -> "Settings":
+        return cls(
+            sources_dir=_path("CDMO_SOURCES_DIR", "data/sources"),
+            duckdb_path=_path("CDMO_DUCKDB_PATH", "data/cdmo.duckdb"),
+            reports_dir=_path("CDMO_REPORTS_DIR", "data/reports"),
+            horizon=_horizon(os.environ.get("CDMO_PROJECTION_HORIZON", "")),
+            lock_timeout=_positive_float("CDMO_LOCK_TIMEOUT", os.environ.get("CDMO_LOCK_TIMEOUT", ""), 30.0),
+        )
+
+
+def _horizon(text: str) -> int | None:
+    text = text.strip()
+    if not text:
+        return None
+    if not (text.isdigit() and 1900 <= int(text) <= 2200):
+        raise CdmoError(f"CDMO_PROJECTION_HORIZON must be a year such as 2035, not {text!r}")
+    return int(text)
+
+
+def _positive_float(var: str, text: str, default: float) -> float:
+    text = text.strip()
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if value < 0:
+        raise CdmoError(f"{var} must be a number of seconds, not {text!r}")
+    return value
+
+
+def dagster_home() -> Path:
+    """The project-local Dagster home (run history persists there), unless DAGSTER_HOME is set."""
+    return Path(os.environ.get("DAGSTER_HOME") or PROJECT_ROOT / ".dagster_home")

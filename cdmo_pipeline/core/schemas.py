@@ -1,0 +1,346 @@
+"""The published tables (DESIGN §8) as pandera models: columns, types, keys and invariants.
+
+Every table is validated lazily (all failures reported at once) before anything is published.
+The ``cagr_checks`` model also carries the CAGR check itself as a *soft* check
+(``raise_warning=True``): its failure cases are exactly the inconsistent claims, a finding
+about a source rather than a reason to stop publishing.
+"""
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pandera.pandas as pa
+from pandera.errors import SchemaErrors
+from pandera.typing import Series
+
+from cdmo_pipeline.core.cagr import VERDICTS
+from cdmo_pipeline.core.numbers import QUALIFIERS, overlap_gap
+from cdmo_pipeline.core.projections import BASES, SHARE_VERDICTS
+from cdmo_pipeline.core.source_format import CLAIM_KINDS, SOURCE_KINDS
+
+NullableInt = pd.Int64Dtype
+ROLES = ("start", "point", "end", "cagr", "share")
+QUANTITIES = ("cagr", "value")
+
+
+def _ordered(df: pd.DataFrame, low: str, central: str, high: str) -> pd.Series:
+    """low <= central <= high wherever they are present (a tiny float slack)."""
+    lo, c, hi = df[low], df[central], df[high]
+    slack = 1e-9 * np.maximum(1.0, np.abs(c.fillna(0.0)))
+    ok = (lo <= c + slack) & (c <= hi + slack)
+    return ok | c.isna()
+
+
+class _Base(pa.DataFrameModel):
+    class Config:
+        strict = True  # a column appearing or vanishing is a change of contract
+        coerce = False
+
+
+class SourcesModel(_Base):
+    """One row per source file entry (a YAML source, or a source_id of a bulk table)."""
+
+    source_id: Series[str] = pa.Field(
+        unique=True,
+        str_matches=r"^[a-z0-9]+(?:-[a-z0-9]+)*$",
+        description="Source id (lowercase slug), unique across sources",
+    )
+    title: Series[str] = pa.Field(description="Title of the article or report")
+    publisher: Series[str] = pa.Field(description="Who published it")
+    published: Series[str] = pa.Field(description="Publication date as given: a year or an ISO date")
+    published_year: Series[int] = pa.Field(ge=1900, le=2100, description="Year of publication; resolves `current`")
+    kind: Series[str] = pa.Field(isin=SOURCE_KINDS, description="article | report | press_release | survey")
+    url: Series[str] = pa.Field(nullable=True, description="Where the source can be read")
+    file: Series[str] = pa.Field(description="Source file, relative to the sources directory")
+    sha256: Series[str] = pa.Field(str_matches=r"^[0-9a-f]{64}$", description="SHA-256 of the source file's bytes")
+    format: Series[str] = pa.Field(isin=("yaml", "table"), description="yaml, or table (bulk CSV/Parquet)")
+    n_claims: Series[int] = pa.Field(ge=0, description="Number of claims of the source")
+    confidence: Series[str] = pa.Field(
+        nullable=True, isin=("high", "medium", "low"), description="Confidence in the citation (reference sources)"
+    )
+    report: Series[str] = pa.Field(nullable=True, description="Report id shared by successive editions")
+    edition: Series[str] = pa.Field(nullable=True, description="Edition of the report")
+    date_as_printed: Series[str] = pa.Field(nullable=True, description="The source's date exactly as printed")
+    note: Series[str] = pa.Field(nullable=True, description="Our note on the source")
+
+
+class MarketsModel(_Base):
+    """One row per declared market."""
+
+    market_id: Series[str] = pa.Field(unique=True, description="Market id (lowercase slug)")
+    label: Series[str] = pa.Field(description="Human label (the first declaration's)")
+    parent_market_id: Series[str] = pa.Field(nullable=True, description="The market this one is a segment of")
+    region: Series[str] = pa.Field(nullable=True, description="Region (Global, India, ...)")
+    modality: Series[str] = pa.Field(nullable=True, description="Modality (biologics, small molecules, ...)")
+    comparable_to: Series[str] = pa.Field(nullable=True, description="A market defined differently but comparable")
+    relation: Series[str] = pa.Field(
+        nullable=True,
+        isin=("segment_of", "comparable_to"),
+        description="How this market relates to another: segment_of (parent) or comparable_to",
+    )
+    related_market_id: Series[str] = pa.Field(nullable=True, description="The market named by `relation`")
+    declared_in: Series[str] = pa.Field(description="File of the first declaration")
+
+
+class ClaimsModel(_Base):
+    """One row per claim: a trajectory of values and a CAGR, or a share."""
+
+    claim_id: Series[str] = pa.Field(unique=True, description="<source_id>/<claim id>, unique across sources")
+    source_id: Series[str] = pa.Field(description="Source of the claim")
+    local_id: Series[str] = pa.Field(description="Claim id within its source")
+    market_id: Series[str] = pa.Field(nullable=True, description="Market the claim is about")
+    kind: Series[str] = pa.Field(isin=CLAIM_KINDS, description="trajectory | share")
+    currency: Series[str] = pa.Field(nullable=True, description="Currency of its values (values are in billions of it)")
+    start_year: Series[NullableInt] = pa.Field(
+        nullable=True, description="First year the claim states a value for (reading chosen by the check)"
+    )
+    end_year: Series[NullableInt] = pa.Field(nullable=True, description="Last year the claim states a value for")
+    n_values: Series[int] = pa.Field(ge=0, description="Number of values stated")
+    stated_cagr_literal: Series[str] = pa.Field(nullable=True, description="The CAGR exactly as written (percent)")
+    cagr_from: Series[NullableInt] = pa.Field(nullable=True, description="Stated start year of the CAGR's period")
+    cagr_to: Series[NullableInt] = pa.Field(nullable=True, description="Stated end year of the CAGR's period")
+    reading: Series[str] = pa.Field(nullable=True, description="Reading of `current` used: current=YYYY, or as_written")
+    population: Series[str] = pa.Field(nullable=True, description="Who a share is of (share claims)")
+    confidence: Series[str] = pa.Field(nullable=True, description="Confidence flag carried from the source")
+    note: Series[str] = pa.Field(nullable=True, description="Our note on the claim")
+    file: Series[str] = pa.Field(description="Source file")
+    line: Series[NullableInt] = pa.Field(
+        nullable=True, description="Line (YAML) or row (table) of the claim in its file"
+    )
+    paragraph: Series[NullableInt] = pa.Field(nullable=True, description="Paragraph of the source stating it")
+
+
+class FiguresModel(_Base):
+    """One row per number as written."""
+
+    source_id: Series[str] = pa.Field(description="Source")
+    claim_id: Series[str] = pa.Field(description="Claim the number belongs to")
+    role: Series[str] = pa.Field(isin=ROLES, description="start | point | end | cagr | share")
+    idx: Series[int] = pa.Field(ge=0, description="Position among the claim's points")
+    literal: Series[str] = pa.Field(description="The number exactly as written")
+    qualifier: Series[str] = pa.Field(
+        nullable=True, isin=QUALIFIERS, description="Qualifier as written (over, nearly, about, ...)"
+    )
+    decimals: Series[int] = pa.Field(ge=0, description="Decimals written (the precision)")
+    value: Series[float] = pa.Field(description="Central value: as written, a range's midpoint (billions, or percent)")
+    low: Series[float] = pa.Field(description="Low end of the interval the literal stands for")
+    high: Series[float] = pa.Field(description="High end of the interval")
+    low_open: Series[bool] = pa.Field(description="Low end excluded (over, more than, above)")
+    high_open: Series[bool] = pa.Field(description="High end excluded (nearly, almost, under, less than)")
+    is_range: Series[bool] = pa.Field(description="Written as a range a-b")
+    hedge: Series[bool] = pa.Field(description="Hedged (about, around, approximately, roughly)")
+    unit: Series[str] = pa.Field(description="'<currency> bn' for money, '%' for rates and shares")
+    scale: Series[str] = pa.Field(nullable=True, description="Scale as written (thousand .. trillion)")
+    year: Series[NullableInt] = pa.Field(
+        nullable=True, description="Year, with `current` resolved by the chosen reading"
+    )
+    year_as_written: Series[str] = pa.Field(nullable=True, description="Year as written (a year, or current)")
+    period_from: Series[NullableInt] = pa.Field(nullable=True, description="CAGR period start (cagr rows)")
+    period_to: Series[NullableInt] = pa.Field(nullable=True, description="CAGR period end (cagr rows)")
+    paragraph: Series[NullableInt] = pa.Field(nullable=True, description="Paragraph of the source")
+    locator_text: Series[str] = pa.Field(nullable=True, description="The few words stating the figure")
+    file: Series[str] = pa.Field(description="Source file")
+    line: Series[NullableInt] = pa.Field(nullable=True, description="Line (YAML) or row (table) in the file")
+
+    class Config:
+        unique = ["claim_id", "role", "idx"]
+
+    @pa.dataframe_check(name="low_le_value_le_high")
+    def _ordered(cls, df: pd.DataFrame) -> pd.Series:
+        return _ordered(df, "low", "value", "high")
+
+
+class CagrChecksModel(_Base):
+    """One row per trajectory claim with a stated CAGR or two values."""
+
+    claim_id: Series[str] = pa.Field(unique=True, description="Claim checked")
+    source_id: Series[str] = pa.Field(description="Source")
+    market_id: Series[str] = pa.Field(nullable=True, description="Market")
+    start_year: Series[NullableInt] = pa.Field(nullable=True, description="First year checked")
+    end_year: Series[NullableInt] = pa.Field(nullable=True, description="Last year checked")
+    n_years: Series[NullableInt] = pa.Field(nullable=True, ge=1, description="Years compounded, end_year - start_year")
+    period_basis: Series[str] = pa.Field(
+        nullable=True, description="stated_period | first_and_last_values | assumed_from_publication"
+    )
+    stated_cagr_literal: Series[str] = pa.Field(nullable=True, description="Stated CAGR as written (percent)")
+    stated_qualifier: Series[str] = pa.Field(nullable=True, description="Its qualifier")
+    stated_cagr: Series[float] = pa.Field(nullable=True, description="Stated CAGR, percent")
+    stated_low: Series[float] = pa.Field(nullable=True, description="Low end of the stated CAGR's interval, percent")
+    stated_high: Series[float] = pa.Field(nullable=True, description="High end of the stated CAGR's interval, percent")
+    stated_low_open: Series[bool] = pa.Field(description="Stated low end excluded")
+    stated_high_open: Series[bool] = pa.Field(description="Stated high end excluded")
+    start_value: Series[float] = pa.Field(nullable=True, description="Value at start_year (billions)")
+    end_value: Series[float] = pa.Field(nullable=True, description="Value at end_year (billions)")
+    implied_cagr: Series[float] = pa.Field(nullable=True, description="(E/S)^(1/n) - 1, percent")
+    implied_low: Series[float] = pa.Field(nullable=True, description="(E_lo/S_hi)^(1/n) - 1, percent")
+    implied_high: Series[float] = pa.Field(nullable=True, description="(E_hi/S_lo)^(1/n) - 1, percent")
+    implied_low_open: Series[bool] = pa.Field(description="Implied low end excluded")
+    implied_high_open: Series[bool] = pa.Field(description="Implied high end excluded")
+    verdict: Series[str] = pa.Field(isin=VERDICTS, description="consistent | inconsistent | unverifiable")
+    reading: Series[str] = pa.Field(description="current=YYYY (the reading that holds) or as_written")
+    gap_pp: Series[float] = pa.Field(
+        nullable=True, ge=0, description="Distance between the intervals, percentage points (inconsistent only)"
+    )
+    hint: Series[str] = pa.Field(nullable=True, description="A common slip that would explain an inconsistency")
+    assumption: Series[str] = pa.Field(
+        nullable=True, description="What the row rests on when the source leaves something out"
+    )
+
+    @pa.dataframe_check(name="implied_within_interval")
+    def _implied_ordered(cls, df: pd.DataFrame) -> pd.Series:
+        return _ordered(df, "implied_low", "implied_cagr", "implied_high")
+
+    @pa.dataframe_check(name="gap_only_when_inconsistent")
+    def _gap(cls, df: pd.DataFrame) -> pd.Series:
+        return df["gap_pp"].notna() == (df["verdict"] == "inconsistent")
+
+    @pa.dataframe_check(name="stated_cagr_matches_endpoints", raise_warning=True)
+    def _matches(cls, df: pd.DataFrame) -> pd.Series:
+        """The stated CAGR's interval meets the interval the endpoints imply (soft: a finding)."""
+        overlaps, _ = overlap_gap(
+            df["stated_low"].to_numpy(float),
+            df["stated_high"].to_numpy(float),
+            df["stated_low_open"].to_numpy(bool),
+            df["stated_high_open"].to_numpy(bool),
+            df["implied_low"].to_numpy(float),
+            df["implied_high"].to_numpy(float),
+            df["implied_low_open"].to_numpy(bool),
+            df["implied_high_open"].to_numpy(bool),
+        )
+        checkable = df["stated_low"].notna() & df["implied_low"].notna()
+        return pd.Series(overlaps, index=df.index) | ~checkable
+
+
+class ImpliedFiguresModel(_Base):
+    """One row per derived quantity (and per reading of `current`)."""
+
+    claim_id: Series[str] = pa.Field(description="Claim the figure is derived from")
+    source_id: Series[str] = pa.Field(description="Source")
+    market_id: Series[str] = pa.Field(nullable=True, description="Market")
+    quantity: Series[str] = pa.Field(isin=QUANTITIES, description="cagr | value")
+    year: Series[int] = pa.Field(description="Year of the value (the period's end for a CAGR)")
+    from_year: Series[int] = pa.Field(description="Period start")
+    to_year: Series[int] = pa.Field(description="Period end")
+    central: Series[float] = pa.Field(description="Central estimate")
+    low: Series[float] = pa.Field(description="Low end")
+    high: Series[float] = pa.Field(description="High end")
+    unit: Series[str] = pa.Field(description="'%' or '<currency> bn'")
+    method: Series[str] = pa.Field(description="How it was derived")
+    reading: Series[str] = pa.Field(description="Reading of `current` it rests on")
+    assumption: Series[str] = pa.Field(nullable=True, description="What it rests on when the source is silent")
+
+    class Config:
+        unique = ["claim_id", "quantity", "year", "reading"]
+
+    @pa.dataframe_check(name="low_le_central_le_high")
+    def _ordered(cls, df: pd.DataFrame) -> pd.Series:
+        return _ordered(df, "low", "central", "high")
+
+
+class ProjectionsModel(_Base):
+    """One row per claim, year and basis."""
+
+    claim_id: Series[str] = pa.Field(description="Claim projected")
+    source_id: Series[str] = pa.Field(description="Source")
+    market_id: Series[str] = pa.Field(nullable=True, description="Market")
+    year: Series[int] = pa.Field(ge=1900, le=2200, description="Year")
+    basis: Series[str] = pa.Field(isin=BASES, description="endpoints | stated_cagr")
+    central: Series[float] = pa.Field(gt=0, description="Central path (billions)")
+    low: Series[float] = pa.Field(gt=0, description="Low band (billions)")
+    high: Series[float] = pa.Field(gt=0, description="High band (billions)")
+    is_stated_year: Series[bool] = pa.Field(description="The source states a value for this year")
+    is_extrapolated: Series[bool] = pa.Field(description="Beyond the claim's own years (CDMO_PROJECTION_HORIZON)")
+    currency: Series[str] = pa.Field(nullable=True, description="Currency")
+    reading: Series[str] = pa.Field(nullable=True, description="Reading of `current` used")
+
+    class Config:
+        unique = ["claim_id", "basis", "year"]
+
+    @pa.dataframe_check(name="low_le_central_le_high")
+    def _ordered(cls, df: pd.DataFrame) -> pd.Series:
+        return _ordered(df, "low", "central", "high")
+
+
+class SegmentSharesModel(_Base):
+    """One row per segment, year and source."""
+
+    market_id: Series[str] = pa.Field(description="Segment market")
+    parent_market_id: Series[str] = pa.Field(description="Its parent market")
+    source_id: Series[str] = pa.Field(description="Source stating both")
+    year: Series[int] = pa.Field(description="Year")
+    share_central: Series[float] = pa.Field(ge=0, description="Segment / parent, percent")
+    share_low: Series[float] = pa.Field(ge=0, description="Low end, percent")
+    share_high: Series[float] = pa.Field(ge=0, description="High end, percent")
+    verdict: Series[str] = pa.Field(
+        isin=SHARE_VERDICTS, description="plausible | segment_may_exceed_parent | segment_exceeds_parent"
+    )
+    segment_claim_id: Series[str] = pa.Field(description="Claim giving the segment's path")
+    parent_claim_id: Series[str] = pa.Field(description="Claim giving the parent's path")
+    segment_basis: Series[str] = pa.Field(isin=BASES, description="Basis of the segment's path")
+    parent_basis: Series[str] = pa.Field(isin=BASES, description="Basis of the parent's path")
+    is_extrapolated: Series[bool] = pa.Field(description="Either path extrapolated")
+
+    class Config:
+        unique = ["market_id", "source_id", "year"]
+
+    @pa.dataframe_check(name="low_le_central_le_high")
+    def _ordered(cls, df: pd.DataFrame) -> pd.Series:
+        return _ordered(df, "share_low", "share_central", "share_high")
+
+    @pa.dataframe_check(name="shares_within_0_100_unless_flagged")
+    def _bounded(cls, df: pd.DataFrame) -> pd.Series:
+        return (df["share_high"] <= 100.0) | (df["verdict"] != "plausible")
+
+
+MODELS: dict[str, type[_Base]] = {
+    "sources": SourcesModel,
+    "markets": MarketsModel,
+    "claims": ClaimsModel,
+    "figures": FiguresModel,
+    "cagr_checks": CagrChecksModel,
+    "implied_figures": ImpliedFiguresModel,
+    "projections": ProjectionsModel,
+    "segment_shares": SegmentSharesModel,
+}
+
+
+def validate_table(name: str, df: pd.DataFrame) -> pd.DataFrame:
+    """Validate one table lazily; raise ``SchemaErrors`` with every failure case.
+
+    Soft checks only warn here; read their failure cases with :func:`soft_failures`.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", category=pa.errors.SchemaWarning)
+        return MODELS[name].validate(df, lazy=True)
+
+
+def schema_failures(name: str, df: pd.DataFrame) -> pd.DataFrame | None:
+    """Failure cases of a table's hard checks, or None when it is valid."""
+    try:
+        validate_table(name, df)
+    except SchemaErrors as exc:
+        return exc.failure_cases
+    return None
+
+
+def soft_failures(name: str, df: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Rows failing each soft (warning) check of a table: ``{check name: failing rows}``."""
+    out = {}
+    for check in MODELS[name].to_schema().checks:
+        if check.raise_warning:
+            result = check(df)
+            passed = result.check_output
+            out[check.name] = df.loc[~passed.to_numpy(bool)]
+    return out
+
+
+def column_descriptions(name: str) -> dict[str, str]:
+    """Column -> description, for the UI's column schema."""
+    schema = MODELS[name].to_schema()
+    return {col: (c.description or "") for col, c in schema.columns.items()}
+
+
+def column_types(name: str) -> dict[str, str]:
+    schema = MODELS[name].to_schema()
+    return {col: str(c.dtype) for col, c in schema.columns.items()}

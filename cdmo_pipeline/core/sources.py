@@ -1,0 +1,612 @@
+"""Load: read every source file into raw frames, strings exactly as written.
+
+Both input forms end here in the same four frames (sources, market declarations, claims, and
+one row per number as written), so everything downstream, validation included, is written
+once. Provenance (file, line, sha256) is recorded here and carried through.
+"""
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+import yaml
+from pydantic import ValidationError
+
+from cdmo_pipeline.core.errors import SourceIssue, SourceValidationError
+from cdmo_pipeline.core.source_format import (
+    BULK_COLUMNS,
+    MARKETS_FILE,
+    ClaimDoc,
+    MarketDoc,
+    MarketsFileDoc,
+    SourceDoc,
+    ValueDoc,
+    line_of,
+    load_yaml,
+)
+
+YAML_SUFFIXES = (".yaml", ".yml")
+BULK_SUFFIXES = (".claims.csv", ".claims.parquet")
+# Optional columns a bulk table may add to the DESIGN's: one intermediate value, metadata.
+BULK_OPTIONAL = (
+    "point_year",
+    "point_value",
+    "point_scale",
+    "point_qualifier",
+    "source_kind",
+    "source_url",
+    "confidence",
+    "note",
+    "market_label",
+    "region",
+    "modality",
+)
+
+FIGURE_COLUMNS = [
+    "file",
+    "line",
+    "source_id",
+    "claim",
+    "role",
+    "idx",
+    "year",
+    "value",
+    "scale",
+    "qualifier",
+    "period_from",
+    "period_to",
+    "paragraph",
+    "locator_text",
+    "locator_start",
+    "locator_end",
+    "f_year",
+    "f_value",
+    "f_scale",
+    "f_qualifier",
+    "f_period",
+]
+CLAIM_COLUMNS = [
+    "file",
+    "line",
+    "source_id",
+    "claim",
+    "kind",
+    "market",
+    "currency",
+    "population",
+    "note",
+    "confidence",
+    "paragraph",
+    "locator_text",
+    "position",
+]
+SOURCE_COLUMNS = [
+    "file",
+    "line",
+    "source_id",
+    "title",
+    "publisher",
+    "published",
+    "url",
+    "kind",
+    "text",
+    "confidence",
+    "report",
+    "edition",
+    "date_as_printed",
+    "note",
+    "sha256",
+    "format",
+]
+MARKET_COLUMNS = [
+    "file",
+    "line",
+    "market_id",
+    "label",
+    "parent",
+    "region",
+    "modality",
+    "comparable_to",
+    "note",
+    "explicit",
+]
+
+
+@dataclass
+class RawCorpus:
+    """Everything the source files say, as written, with where each piece came from."""
+
+    sources: pd.DataFrame
+    markets: pd.DataFrame
+    claims: pd.DataFrame
+    figures: pd.DataFrame
+    extras: pd.DataFrame  # numbers a draft left unassigned or ignored (issue: coverage)
+
+
+def discover(sources_dir: Path) -> list[Path]:
+    """Source files under ``sources_dir``, in a stable order (markets.yaml first)."""
+    if not sources_dir.is_dir():
+        return []
+    found = [
+        p
+        for p in sources_dir.rglob("*")
+        if p.is_file()
+        and not any(part.startswith(".") for part in p.relative_to(sources_dir).parts)
+        and (p.name.endswith(YAML_SUFFIXES) or p.name.endswith(BULK_SUFFIXES))
+    ]
+    return sorted(found, key=lambda p: (p.name != MARKETS_FILE, p.relative_to(sources_dir).as_posix()))
+
+
+def fingerprint(sources_dir: Path) -> dict[str, str]:
+    """``{relative path: sha256}`` of every source file: what the sensor compares."""
+    return {relpath(p, sources_dir): sha256_of(p.read_bytes()) for p in discover(sources_dir)}
+
+
+def relpath(path: Path, root: Path) -> str:
+    return path.relative_to(root).as_posix()
+
+
+def sha256_of(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def read_corpus(sources_dir: Path) -> RawCorpus:
+    """Read every source file; raise :class:`SourceValidationError` listing all problems."""
+    sources_dir = Path(sources_dir)
+    if not sources_dir.is_dir():
+        raise SourceValidationError([SourceIssue(str(sources_dir), None, None, "the sources directory does not exist")])
+    reader = _Reader()
+    for path in discover(sources_dir):
+        rel = relpath(path, sources_dir)
+        data = path.read_bytes()
+        if path.name.endswith(BULK_SUFFIXES):
+            reader.read_bulk(path, rel, data)
+        else:
+            reader.read_yaml(rel, data, markets_only=path.name == MARKETS_FILE)
+    if reader.issues:
+        raise SourceValidationError(reader.issues)
+    return reader.corpus()
+
+
+class _Reader:
+    """Accumulates rows from many files, and every problem found while reading them."""
+
+    def __init__(self) -> None:
+        self.issues: list[SourceIssue] = []
+        self.sources: list[dict[str, Any]] = []
+        self.markets: list[dict[str, Any]] = []
+        self.claims: list[dict[str, Any]] = []
+        self.figures: list[dict[str, Any]] = []
+        self.extras: list[dict[str, Any]] = []
+        self.bulk: list[tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]] = []
+
+    # YAML ------------------------------------------------------------------------------
+
+    def read_yaml(self, rel: str, data: bytes, *, markets_only: bool) -> None:
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            self.issues.append(
+                SourceIssue(
+                    rel, None, None, f"is not UTF-8 text (byte {exc.start}: {data[exc.start : exc.start + 1]!r})"
+                )
+            )
+            return
+        try:
+            doc = load_yaml(text)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+            self.issues.append(
+                SourceIssue(rel, None, None, f"is not valid YAML: {problem}", mark.line + 1 if mark else None)
+            )
+            return
+        if doc is None:
+            self.issues.append(SourceIssue(rel, None, None, "is empty"))
+            return
+        if not isinstance(doc, dict):
+            expected = "`markets`" if markets_only else "`source` and `claims`"
+            self.issues.append(
+                SourceIssue(rel, None, None, f"must be a mapping with {expected}, not a {type(doc).__name__}")
+            )
+            return
+        model = MarketsFileDoc if markets_only else SourceDoc
+        try:
+            parsed = model.model_validate(doc)
+        except ValidationError as exc:
+            self.issues.extend(_pydantic_issues(rel, doc, exc))
+            return
+        sha = sha256_of(data)
+        if isinstance(parsed, MarketsFileDoc):
+            self._markets(rel, doc, parsed.markets, prefix="markets")
+            return
+        self._source(rel, doc, parsed, sha)
+
+    def _source(self, rel: str, doc: dict, parsed: SourceDoc, sha: str) -> None:
+        meta = parsed.source
+        source_id = meta.id
+        self.sources.append(
+            {
+                "file": rel,
+                "line": line_of(doc, ("source",)),
+                "source_id": source_id,
+                **{k: getattr(meta, k) for k in ("title", "publisher", "published", "url", "kind", "text")},
+                **{k: getattr(meta, k) for k in ("confidence", "report", "edition", "date_as_printed", "note")},
+                "sha256": sha,
+                "format": "yaml",
+            }
+        )
+        if parsed.markets:
+            self._markets(rel, doc, parsed.markets, prefix="markets")
+        for i, claim in enumerate(parsed.claims):
+            self._claim(rel, doc, source_id, i, claim)
+        for kind, items in (("unassigned", parsed.unassigned), ("ignored", parsed.ignored)):
+            for i, item in enumerate(items):
+                loc = item.locator
+                self.extras.append(
+                    {
+                        "file": rel,
+                        "source_id": source_id,
+                        "kind": kind,
+                        "literal": item.literal,
+                        "reason": item.reason,
+                        "paragraph": loc.paragraph if loc else None,
+                        "locator_text": loc.text if loc else None,
+                        "locator_start": loc.start if loc else None,
+                        "locator_end": loc.end if loc else None,
+                        "line": line_of(doc, (kind, i)),
+                    }
+                )
+
+    def _markets(self, rel: str, doc: dict, markets: dict[str, MarketDoc], prefix: str) -> None:
+        for market_id, m in markets.items():
+            self.markets.append(
+                {
+                    "file": rel,
+                    "line": line_of(doc, (prefix, market_id)),
+                    "market_id": str(market_id),
+                    "label": m.label,
+                    "parent": m.parent,
+                    "region": m.region,
+                    "modality": m.modality,
+                    "comparable_to": m.comparable_to,
+                    "note": m.note,
+                    "explicit": True,
+                }
+            )
+
+    def _claim(self, rel: str, doc: dict, source_id: str, i: int, claim: ClaimDoc) -> None:
+        loc = claim.locator
+        self.claims.append(
+            {
+                "file": rel,
+                "line": line_of(doc, ("claims", i)),
+                "source_id": source_id,
+                "claim": claim.id,
+                "kind": claim.kind,
+                "market": claim.market,
+                "currency": claim.currency,
+                "population": claim.population,
+                "note": claim.note,
+                "confidence": claim.confidence,
+                "paragraph": loc.paragraph if loc else None,
+                "locator_text": loc.text if loc else None,
+                "position": i,
+            }
+        )
+        base = {"file": rel, "source_id": source_id, "claim": claim.id}
+        claim_para = loc.paragraph if loc else None
+        values: list[tuple[str, int, str, ValueDoc, tuple[Any, ...]]] = []
+        if claim.start is not None:
+            values.append(("start", 0, "start", claim.start, ("claims", i, "start")))
+        for j, point in enumerate(claim.points):
+            values.append(("point", j, f"points[{j}]", point, ("claims", i, "points", j)))
+        if claim.end is not None:
+            values.append(("end", 0, "end", claim.end, ("claims", i, "end")))
+        for role, idx, prefix, v, path in values:
+            self.figures.append(
+                {
+                    **base,
+                    **_locator(v.locator, claim_para),
+                    "line": line_of(doc, path),
+                    "role": role,
+                    "idx": idx,
+                    "year": v.year,
+                    "value": v.value,
+                    "scale": v.scale,
+                    "qualifier": v.qualifier,
+                    "period_from": None,
+                    "period_to": None,
+                    **_yaml_fields(prefix),
+                }
+            )
+        if claim.cagr is not None:
+            c = claim.cagr
+            self.figures.append(
+                {
+                    **base,
+                    **_locator(c.locator, claim_para),
+                    "line": line_of(doc, ("claims", i, "cagr")),
+                    "role": "cagr",
+                    "idx": 0,
+                    "year": None,
+                    "value": c.value,
+                    "scale": None,
+                    "qualifier": c.qualifier,
+                    "period_from": c.period.from_ if c.period else None,
+                    "period_to": c.period.to if c.period else None,
+                    **_yaml_fields("cagr"),
+                }
+            )
+        if claim.value is not None or claim.kind == "share":
+            self.figures.append(
+                {
+                    **base,
+                    **_locator(claim.locator, None),
+                    "line": line_of(doc, ("claims", i, "value")) or line_of(doc, ("claims", i)),
+                    "role": "share",
+                    "idx": 0,
+                    "year": claim.year,
+                    "value": claim.value if claim.value is not None else "",
+                    "scale": None,
+                    "qualifier": claim.qualifier,
+                    "period_from": None,
+                    "period_to": None,
+                    **_yaml_fields(""),
+                }
+            )
+
+    # Bulk tables -------------------------------------------------------------------------
+
+    def read_bulk(self, path: Path, rel: str, data: bytes) -> None:
+        try:
+            table = _read_table(path, data)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, OSError, UnicodeDecodeError) as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            self.issues.append(SourceIssue(rel, None, None, f"cannot be read as a claims table: {first}"))
+            return
+        missing = [c for c in BULK_COLUMNS if c not in table.column_names]
+        unknown = [c for c in table.column_names if c not in BULK_COLUMNS and c not in BULK_OPTIONAL]
+        for c in missing:
+            self.issues.append(SourceIssue(rel, None, c, "required column is missing"))
+        for c in unknown:
+            self.issues.append(SourceIssue(rel, None, c, "unknown column"))
+        for name, col in zip(table.column_names, table.columns, strict=True):
+            if not (pa.types.is_string(col.type) or pa.types.is_large_string(col.type) or pa.types.is_null(col.type)):
+                self.issues.append(
+                    SourceIssue(
+                        rel,
+                        None,
+                        name,
+                        f'is stored as {col.type}; numbers must be strings exactly as written ("9.0" is not "9")',
+                    )
+                )
+        if missing or unknown or any(i.file == rel for i in self.issues):
+            return
+        if table.num_rows == 0:
+            self.issues.append(SourceIssue(rel, None, None, "has no rows"))
+            return
+        frame = table.to_pandas(types_mapper=lambda t: pd.StringDtype("pyarrow"))
+        for c in BULK_OPTIONAL:
+            if c not in frame:
+                frame[c] = pd.Series(pd.NA, index=frame.index, dtype=pd.StringDtype("pyarrow"))
+        frame = frame.fillna("")
+        first_row = 2 if path.name.endswith(".csv") else 1  # CSV line numbers count the header
+        self.bulk.append(_bulk_frames(frame, rel, sha256_of(data), first_row))
+
+    # Frames ------------------------------------------------------------------------------
+
+    def corpus(self) -> RawCorpus:
+        frames = [
+            (pd.DataFrame(self.sources, columns=SOURCE_COLUMNS), "sources"),
+            (pd.DataFrame(self.markets, columns=MARKET_COLUMNS), "markets"),
+            (pd.DataFrame(self.claims, columns=CLAIM_COLUMNS), "claims"),
+            (pd.DataFrame(self.figures, columns=FIGURE_COLUMNS), "figures"),
+        ]
+        parts: dict[str, list[pd.DataFrame]] = {name: [frame] for frame, name in frames}
+        for sources, markets, claims, figures in self.bulk:
+            parts["sources"].append(sources)
+            parts["markets"].append(markets)
+            parts["claims"].append(claims)
+            parts["figures"].append(figures)
+        out = {name: _concat(dfs) for name, dfs in parts.items()}
+        extras = pd.DataFrame(
+            self.extras,
+            columns=[
+                "file",
+                "source_id",
+                "kind",
+                "literal",
+                "reason",
+                "paragraph",
+                "locator_text",
+                "locator_start",
+                "locator_end",
+                "line",
+            ],
+        )
+        return RawCorpus(out["sources"], out["markets"], out["claims"], out["figures"], extras)
+
+
+def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    frames = [f for f in frames if not f.empty] or frames[:1]
+    out = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0].reset_index(drop=True)
+    return out
+
+
+def _locator(loc: Any, fallback_paragraph: int | None) -> dict[str, Any]:
+    return {
+        "paragraph": (loc.paragraph if loc and loc.paragraph else fallback_paragraph),
+        "locator_text": loc.text if loc else None,
+        "locator_start": loc.start if loc else None,
+        "locator_end": loc.end if loc else None,
+    }
+
+
+def _yaml_fields(prefix: str) -> dict[str, str]:
+    dot = f"{prefix}." if prefix else ""
+    return {
+        "f_year": f"{dot}year" if prefix != "cagr" else "cagr.period",
+        "f_value": f"{dot}value",
+        "f_scale": f"{dot}scale",
+        "f_qualifier": f"{dot}qualifier",
+        "f_period": "cagr.period" if prefix == "cagr" else "",
+    }
+
+
+def _pydantic_issues(rel: str, doc: dict, exc: ValidationError) -> list[SourceIssue]:
+    issues = []
+    for err in exc.errors():
+        loc = tuple(err["loc"])
+        claim = None
+        if len(loc) >= 2 and loc[0] == "claims" and isinstance(loc[1], int):
+            raw = doc.get("claims")
+            item = raw[loc[1]] if isinstance(raw, list) and loc[1] < len(raw) else None
+            claim = str(item.get("id")) if isinstance(item, dict) and item.get("id") else f"#{loc[1] + 1}"
+            field_loc = loc[2:]
+        else:
+            field_loc = loc
+        field = _dotted(field_loc) or None
+        message = err["msg"]
+        if err["type"] == "extra_forbidden":
+            message = "unknown field"
+        elif err["type"] == "missing":
+            message = "required field is missing"
+        line = line_of(doc, loc)
+        issues.append(SourceIssue(rel, claim, field, message, line))
+    return issues
+
+
+def _dotted(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part == "from_":
+            out += ".from"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def _read_table(path: Path, data: bytes) -> pa.Table:
+    if path.name.endswith(".parquet"):
+        return pq.read_table(pa.BufferReader(data))
+    data.decode("utf-8")  # a clear UnicodeDecodeError beats arrow's generic one
+    # Every column as a string: the digits written are the precision.
+    names = data.split(b"\n", 1)[0].decode("utf-8").strip().lstrip("\ufeff").split(",")
+    names = [n.strip().strip('"') for n in names]
+    convert = pacsv.ConvertOptions(column_types={n: pa.string() for n in names}, strings_can_be_null=False)
+    return pacsv.read_csv(pa.BufferReader(data), convert_options=convert)
+
+
+def _bulk_frames(
+    frame: pd.DataFrame, rel: str, sha: str, first_row: int
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The four raw frames of one bulk table (vectorised: no per-row Python)."""
+    n = len(frame)
+    line = pd.Series(range(first_row, first_row + n), index=frame.index, dtype="int64")
+    file = pd.Series(rel, index=frame.index, dtype="category")
+
+    src_cols = {
+        "source_id": "source_id",
+        "title": "source_title",
+        "publisher": "source_publisher",
+        "published": "source_published",
+        "url": "source_url",
+        "kind": "source_kind",
+    }
+    sources = frame[list(src_cols.values())].rename(columns={v: k for k, v in src_cols.items()})
+    sources["kind"] = sources["kind"].mask(sources["kind"] == "", "report")
+    sources = sources.assign(file=rel, line=line, sha256=sha, format="table")
+    # One source per source_id; disagreeing metadata rows are reported by validation.
+    sources = sources.astype(object).drop_duplicates(subset=list(src_cols))
+    for col in SOURCE_COLUMNS:
+        if col not in sources:
+            sources[col] = None
+    sources = sources[SOURCE_COLUMNS]
+
+    markets = pd.DataFrame(
+        {
+            "file": file,
+            "line": line,
+            "market_id": frame["market"],
+            "label": frame["market_label"].mask(frame["market_label"] == "", frame["market"]),
+            "parent": frame["parent_market"].mask(frame["parent_market"] == "", None),
+            "region": frame["region"].mask(frame["region"] == "", None),
+            "modality": frame["modality"].mask(frame["modality"] == "", None),
+            "comparable_to": None,
+            "note": None,
+            "explicit": frame["market_label"] != "",
+        }
+    ).astype(object)
+    markets = markets.drop_duplicates(subset=["market_id", "label", "parent", "region", "modality"])
+
+    claims = pd.DataFrame(
+        {
+            "file": file,
+            "line": line,
+            "source_id": frame["source_id"],
+            "claim": frame["claim_id"],
+            "kind": frame["kind"],
+            "market": frame["market"],
+            "currency": frame["currency"],
+            "population": None,
+            "note": frame["note"].mask(frame["note"] == "", None),
+            "confidence": frame["confidence"].mask(frame["confidence"] == "", None),
+            "paragraph": None,
+            "locator_text": None,
+            "position": line,
+        }
+    )
+
+    def role(name: str, prefix: str, value_col: str, year_col: str) -> pd.DataFrame:
+        # A row states a value when any of its columns is filled: a year without its value is
+        # still a mistake worth naming, so it is kept for validation to report.
+        is_cagr = name == "cagr"
+        present = (frame[value_col] != "") | (frame[year_col] != "")
+        if is_cagr:
+            present |= frame["cagr_to"] != ""
+        sub = frame.loc[present]
+        return pd.DataFrame(
+            {
+                "file": file[present],
+                "line": line[present],
+                "source_id": sub["source_id"],
+                "claim": sub["claim_id"],
+                "role": name,
+                "idx": 0,
+                "year": None if is_cagr else sub[year_col],
+                "value": sub[value_col],
+                "scale": None if is_cagr else sub[f"{prefix}_scale"],
+                "qualifier": None if is_cagr else sub[f"{prefix}_qualifier"],
+                "period_from": sub["cagr_from"] if is_cagr else None,
+                "period_to": sub["cagr_to"] if is_cagr else None,
+                "paragraph": None,
+                "locator_text": None,
+                "locator_start": None,
+                "locator_end": None,
+                "f_year": year_col,
+                "f_value": value_col,
+                "f_scale": f"{prefix}_scale",
+                "f_qualifier": f"{prefix}_qualifier",
+                "f_period": "cagr_from" if is_cagr else "",
+            },
+            index=sub.index,
+        )
+
+    figures = pd.concat(
+        [
+            role("start", "start", "start_value", "start_year"),
+            role("point", "point", "point_value", "point_year"),
+            role("end", "end", "end_value", "end_year"),
+            role("cagr", "cagr", "cagr", "cagr_from"),
+        ],
+        ignore_index=True,
+    )
+    return sources, markets, claims, figures[FIGURE_COLUMNS]

@@ -1,0 +1,171 @@
+"""Assets: the published tables, refreshed together in one step, and the warehouse.
+
+The graph in the UI reads sources -> audit -> projections -> publish, one asset per table,
+but the tables are computed and published by a single op: they change together or not at
+all (DESIGN §7), and one step keeps the framework's per-step cost out of the refresh. Each
+table's value lives in the warehouse; its materialization carries the column schema, row
+count and first rows. Errors meant for the user become a ``dg.Failure`` whose description is
+the whole message, so the UI and the CLI show it without a traceback.
+"""
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import dagster as dg
+import pandas as pd
+
+from cdmo_pipeline.core import audit, tables
+from cdmo_pipeline.core.errors import CdmoError, SourceValidationError
+from cdmo_pipeline.defs import checks
+from cdmo_pipeline.defs.metadata import markdown_table, table_metadata, table_schema
+from cdmo_pipeline.defs.resources import CdmoSettings, WarehouseResource
+
+SOURCES, AUDIT, PROJECTIONS, PUBLISH = "sources", "audit", "projections", "publish"
+
+
+@dataclass(frozen=True)
+class TableAsset:
+    group: str
+    kinds: frozenset[str]
+    deps: tuple[str, ...]
+    description: str
+
+
+TABLES: dict[str, TableAsset] = {
+    "sources": TableAsset(
+        SOURCES, frozenset({"yaml", "pandas"}), (), "One row per source: citation, file and SHA-256."
+    ),
+    "markets": TableAsset(
+        SOURCES,
+        frozenset({"yaml", "pandas"}),
+        (),
+        "Declared markets, their parent segments and comparable definitions.",
+    ),
+    "claims": TableAsset(
+        AUDIT,
+        frozenset({"pandas"}),
+        ("sources", "markets"),
+        "One row per claim: market, currency, years, stated CAGR and reading.",
+    ),
+    "figures": TableAsset(
+        AUDIT,
+        frozenset({"pandas"}),
+        ("claims",),
+        "One row per number as written: literal, qualifier, decimals, interval.",
+    ),
+    "cagr_checks": TableAsset(
+        AUDIT,
+        frozenset({"pandas", "numpy"}),
+        ("claims", "figures"),
+        "Each stated CAGR recomputed from its endpoints: intervals, verdict, gap, hint.",
+    ),
+    "implied_figures": TableAsset(
+        AUDIT,
+        frozenset({"pandas", "numpy"}),
+        ("cagr_checks",),
+        "What a claim leaves out and the rest determines (a base value, a CAGR), as intervals.",
+    ),
+    "projections": TableAsset(
+        PROJECTIONS,
+        frozenset({"pandas", "numpy"}),
+        ("cagr_checks", "figures"),
+        "Year-by-year paths per claim and basis with low / central / high bands.",
+    ),
+    "segment_shares": TableAsset(
+        PROJECTIONS,
+        frozenset({"pandas"}),
+        ("projections", "markets"),
+        "A segment's share of its parent market per source and year, as an interval in percent.",
+    ),
+}
+
+TABLE_SPECS = [
+    dg.AssetSpec(
+        name,
+        group_name=t.group,
+        kinds=set(t.kinds),
+        deps=list(t.deps),
+        description=t.description,
+        metadata={"dagster/column_schema": table_schema(name), "dagster/table_name": f"main.{name}"},
+    )
+    for name, t in TABLES.items()
+]
+
+WAREHOUSE_SPEC = dg.AssetSpec(
+    "warehouse",
+    group_name=PUBLISH,
+    kinds={"duckdb"},
+    deps=list(TABLES),
+    description="Every table audited, then published to DuckDB together as one snapshot, or not at all.",
+)
+
+
+@contextlib.contextmanager
+def user_errors() -> Iterator[None]:
+    """Turn a CdmoError into a Dagster Failure that carries the message, not a traceback."""
+    try:
+        yield
+    except SourceValidationError as exc:
+        raise dg.Failure(
+            description=f"{exc}\n{exc.hint}",
+            metadata={"problems": dg.MetadataValue.md(markdown_table(exc.as_frame(), max_rows=200))},
+            allow_retries=False,
+        ) from None
+    except CdmoError as exc:
+        raise dg.Failure(description=f"{exc}\n{exc.hint}".strip(), allow_retries=False) from None
+
+
+@dg.multi_asset(
+    name="refresh_tables",
+    specs=[*TABLE_SPECS, WAREHOUSE_SPEC],
+    check_specs=checks.ALL_CHECKS,
+    can_subset=False,
+    description="Read and validate the sources, check, derive, project, audit, and publish all tables at once.",
+)
+def refresh_tables(
+    context: dg.AssetExecutionContext, settings: CdmoSettings, warehouse_db: WarehouseResource
+) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
+    with user_errors():
+        corpus = tables.load_corpus(settings.sources_path)
+        context.log.info(
+            f"read {len(corpus.sources)} sources, {len(corpus.claims)} claims, {len(corpus.figures)} figures"
+        )
+        built = dict(tables.build_tables(corpus, settings.horizon).items())
+        report = audit.audit(built)
+        for name, failures in report.schema_failures.items():
+            yield checks.schema_result(name, built[name], failures)
+        report.raise_if_failed()  # nothing is published unless every table and invariant holds
+        wh = warehouse_db.get()
+        receipt = wh.publish(
+            built, sources=built["sources"], run_id=context.run_id, on_step=lambda s: context.log.info(f"publish: {s}")
+        )
+    for name, df in built.items():
+        yield dg.MaterializeResult(asset_key=name, metadata=table_metadata(name, df))
+    files = built["sources"][["file", "format", "source_id", "sha256"]].sort_values("file")
+    yield dg.MaterializeResult(
+        asset_key="warehouse",
+        metadata={
+            "path": dg.MetadataValue.path(str(receipt.path)),
+            "refresh_id": receipt.refresh_id,
+            "published_at": receipt.published_at,
+            "sources_dir": dg.MetadataValue.path(str(settings.sources_path)),
+            "source_files": dg.MetadataValue.md(markdown_table(files, max_rows=500)),
+            "tables": dg.MetadataValue.md(
+                markdown_table(
+                    pd.DataFrame(
+                        {
+                            "table": list(receipt.row_counts),
+                            "rows": list(receipt.row_counts.values()),
+                            "content_hash": [receipt.table_hashes[t] for t in receipt.row_counts],
+                        }
+                    ),
+                    max_rows=50,
+                )
+            ),
+            "dagster/row_count": int(sum(receipt.row_counts.values())),
+        },
+    )
+    yield checks.consistency_result(built["cagr_checks"])
+    yield checks.shares_result(built["segment_shares"])
+    yield checks.readback_result(wh, receipt)

@@ -1,0 +1,419 @@
+"""Save: the DuckDB warehouse, written, audited and published as one snapshot (DESIGN §7).
+
+A refresh never writes into the file readers hold. It builds a complete candidate database
+beside it (every table in one transaction, typed from the pandera models), reads it back to
+confirm the publish (refresh id and row counts), checkpoints it, and atomically renames it
+over the warehouse. So:
+
+- readers (DuckDB CLI opened read-only, notebooks, the Dagster UI, ``cdmo sql``) never block
+  a refresh and never see half of one: an open connection keeps the snapshot it opened, a
+  new connection sees the new one;
+- a refresh killed at any point leaves the previous complete publish (a half-built candidate
+  is a separate file, swept by the next refresh);
+- refreshes are serialised by an advisory lock beside the file; a conflict (another refresh,
+  or a process holding the warehouse open for *writing*) is retried for a bounded time, then
+  ends in :class:`WarehouseBusyError`, a clear message.
+
+No SQL here is built from user strings: table and column names come from the models in
+code, and values are bound parameters or registered frames.
+"""
+
+import contextlib
+import datetime as dt
+import fcntl
+import json
+import os
+import time
+import uuid
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from cdmo_pipeline.core.errors import AuditError, CdmoError, WarehouseBusyError
+from cdmo_pipeline.core.schemas import MODELS
+
+# Each published table's DuckDB types, from its pandera model (a shape that cannot drift).
+_DUCKDB_TYPES = {"str": "VARCHAR", "int64": "BIGINT", "Int64": "BIGINT", "float64": "DOUBLE", "bool": "BOOLEAN"}
+REFRESHES = "refreshes"
+REFRESH_TABLES = "refresh_tables"
+MANAGED = {REFRESHES, REFRESH_TABLES}
+DEFAULT_LOCK_TIMEOUT = 30.0
+_RETRY_PAUSE = 0.2
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """A published table: its name and typed columns (name, DuckDB type)."""
+
+    name: str
+    columns: tuple[tuple[str, str], ...]
+    description: str = ""
+
+    def ddl(self) -> str:
+        cols = ", ".join(f'"{c}" {t}' for c, t in self.columns)
+        return f'CREATE TABLE "{self.name}" ({cols})'
+
+    def insert_from(self, relation: str) -> str:
+        cols = ", ".join(f'"{c}"' for c, _ in self.columns)
+        casts = ", ".join(f'CAST("{c}" AS {t})' for c, t in self.columns)
+        return f'INSERT INTO "{self.name}" ({cols}) SELECT {casts} FROM {relation}'
+
+
+def spec_from_model(name: str) -> TableSpec:
+    schema = MODELS[name].to_schema()
+    cols = []
+    for col, c in schema.columns.items():
+        key = str(c.dtype)
+        if key not in _DUCKDB_TYPES:
+            raise TypeError(f"{name}.{col}: no DuckDB type for {key}")
+        cols.append((col, _DUCKDB_TYPES[key]))
+    return TableSpec(name, tuple(cols), schema.description or "")
+
+
+@dataclass(frozen=True)
+class View:
+    """A published view: fixed SQL over published tables."""
+
+    name: str
+    sql: str
+    description: str = ""
+
+
+@dataclass
+class Receipt:
+    """What a publish wrote, read back from the published file."""
+
+    refresh_id: str
+    path: Path
+    published_at: str
+    row_counts: dict[str, int]
+    table_hashes: dict[str, str] = field(default_factory=dict)
+
+
+def new_refresh_id() -> str:
+    now = dt.datetime.now(dt.UTC)
+    return f"{now:%Y%m%dT%H%M%S}Z-{uuid.uuid4().hex[:8]}"
+
+
+def table_hash(df: pd.DataFrame) -> str:
+    """An order-independent content hash of a table (for idempotence and audit)."""
+    if df.empty:
+        return "0" * 16
+    hashed = pd.util.hash_pandas_object(df, index=False).to_numpy()
+    return f"{int(hashed.sum(dtype='uint64')):016x}"
+
+
+class Warehouse:
+    """The published DuckDB file at ``path``."""
+
+    def __init__(self, path: Path | str, lock_timeout: float = DEFAULT_LOCK_TIMEOUT) -> None:
+        self.path = Path(path)
+        self.lock_timeout = lock_timeout
+
+    # Reading -------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def reader(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A read-only connection to the current snapshot (retried while a writer holds it)."""
+        if not self.path.exists():
+            raise CdmoError(f"no warehouse at {self.path}: run a refresh first (`make run` or `cdmo refresh`)")
+        con = self._connect(self.path, read_only=True)
+        try:
+            yield con
+        finally:
+            con.close()
+
+    def query(self, sql: str, params: list | None = None) -> pd.DataFrame:
+        with self.reader() as con:
+            return con.execute(sql, params or []).df()
+
+    def latest_refresh(self) -> dict | None:
+        if not self.path.exists():
+            return None
+        with self.reader() as con:
+            if not _has_table(con, REFRESHES):
+                return None
+            rows = con.execute(f'SELECT * FROM "{REFRESHES}" ORDER BY published_at DESC, refresh_id DESC LIMIT 1').df()
+        return None if rows.empty else rows.iloc[0].to_dict()
+
+    def _connect(self, path: Path, *, read_only: bool) -> duckdb.DuckDBPyConnection:
+        """Connect, retrying a lock conflict until ``lock_timeout``, then a clear error."""
+        deadline = time.monotonic() + self.lock_timeout
+        while True:
+            try:
+                return duckdb.connect(str(path), read_only=read_only)
+            except duckdb.IOException as exc:
+                if "lock" not in str(exc).lower():
+                    raise CdmoError(f"cannot open the warehouse {path}: {exc}") from exc
+                if time.monotonic() >= deadline:
+                    raise WarehouseBusyError(
+                        f"the warehouse {path} is held open for writing by another process "
+                        f"(waited {self.lock_timeout:g} s): {_lock_holder(exc)}"
+                    ) from exc
+                time.sleep(_RETRY_PAUSE)
+
+    # Publishing ----------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def refresh_lock(self) -> Iterator[None]:
+        """Serialise refreshes: an advisory lock file beside the warehouse, bounded wait."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        lock_path = self.path.with_name(self.path.name + ".lock")
+        with open(lock_path, "a+") as handle:
+            deadline = time.monotonic() + self.lock_timeout
+            while True:
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError as exc:
+                    if time.monotonic() >= deadline:
+                        handle.seek(0)
+                        holder = handle.read().strip() or "unknown"
+                        raise WarehouseBusyError(
+                            f"another refresh of {self.path} is running ({holder}); waited {self.lock_timeout:g} s"
+                        ) from exc
+                    time.sleep(_RETRY_PAUSE)
+            handle.seek(0)
+            handle.truncate()
+            handle.write(f"pid {os.getpid()} since {dt.datetime.now(dt.UTC):%Y-%m-%dT%H:%M:%SZ}")
+            handle.flush()
+            try:
+                yield
+            finally:
+                handle.seek(0)
+                handle.truncate()
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def publish(
+        self,
+        tables: Mapping[str, pd.DataFrame],
+        *,
+        sources: pd.DataFrame,
+        views: tuple[View, ...] = (),
+        run_id: str | None = None,
+        refresh_id: str | None = None,
+        on_step: "callable | None" = None,
+    ) -> Receipt:
+        """Publish every table at once, or nothing: write, audit, then swap the snapshot."""
+        step = on_step or (lambda _name: None)
+        refresh_id = refresh_id or new_refresh_id()
+        specs = {name: spec_from_model(name) for name in tables}
+        with self.refresh_lock():
+            self._sweep_candidates()
+            step("read_history")
+            history, history_tables = self._history()
+            candidate = self.path.with_name(f".{self.path.name}.{refresh_id}.candidate")
+            try:
+                step("write_candidate")
+                published_at = dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
+                counts = {name: len(df) for name, df in tables.items()}
+                hashes = {name: table_hash(df) for name, df in tables.items()}
+                record = _refresh_record(refresh_id, published_at, run_id, sources, counts)
+                self._write_candidate(candidate, tables, specs, views, history, history_tables, record, hashes)
+                step("verify_candidate")
+                self._verify(candidate, refresh_id, counts)
+                step("swap")
+                self._swap(candidate)
+            finally:
+                for leftover in (candidate, candidate.with_name(candidate.name + ".wal")):
+                    leftover.unlink(missing_ok=True)
+            step("verify_published")
+            self._verify(self.path, refresh_id, counts)
+        return Receipt(refresh_id, self.path, published_at, counts, hashes)
+
+    def _sweep_candidates(self) -> None:
+        """Remove candidates left by refreshes that were killed (we hold the lock)."""
+        for stale in self.path.parent.glob(f".{self.path.name}.*.candidate*"):
+            stale.unlink(missing_ok=True)
+
+    def _history(self) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
+        """Previous refresh records, carried into the new snapshot."""
+        if not self.path.exists():
+            return None, None
+        con = self._connect(self.path, read_only=True)
+        try:
+            names = set(con.execute("SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main'").fetchall())
+            names = {n for (n,) in names}
+            if names and REFRESHES not in names:
+                raise CdmoError(
+                    f"{self.path} is a DuckDB database but not a cdmo-pipeline warehouse (it has no "
+                    f"`{REFRESHES}` table); refusing to replace it. Point CDMO_DUCKDB_PATH elsewhere."
+                )
+            history = con.execute(f'SELECT * FROM "{REFRESHES}"').df() if REFRESHES in names else None
+            history_tables = con.execute(f'SELECT * FROM "{REFRESH_TABLES}"').df() if REFRESH_TABLES in names else None
+        except duckdb.Error as exc:
+            raise CdmoError(f"cannot read the current warehouse {self.path}: {exc}") from exc
+        finally:
+            con.close()
+        return history, history_tables
+
+    def _write_candidate(
+        self,
+        candidate: Path,
+        tables: Mapping[str, pd.DataFrame],
+        specs: Mapping[str, TableSpec],
+        views: tuple[View, ...],
+        history: pd.DataFrame | None,
+        history_tables: pd.DataFrame | None,
+        record: dict,
+        hashes: dict[str, str],
+    ) -> None:
+        con = duckdb.connect(str(candidate))
+        try:
+            # One statement per execute: DuckDB runs a multi-statement string non-atomically,
+            # and a COMMIT after a failed statement silently rolls back.
+            con.execute("BEGIN TRANSACTION")
+            try:
+                for name, df in tables.items():
+                    spec = specs[name]
+                    con.execute(spec.ddl())
+                    con.register("_frame", df)
+                    try:
+                        con.execute(spec.insert_from("_frame"))
+                    finally:
+                        con.unregister("_frame")
+                _write_refreshes(con, history, history_tables, record, hashes, {n: len(df) for n, df in tables.items()})
+                for view in views:
+                    con.execute(f'CREATE VIEW "{view.name}" AS {view.sql}')
+                    if view.description:
+                        con.execute(f"COMMENT ON VIEW \"{view.name}\" IS '{_sql_literal(view.description)}'")
+                for spec in specs.values():
+                    if spec.description:
+                        con.execute(f"COMMENT ON TABLE \"{spec.name}\" IS '{_sql_literal(spec.description)}'")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            con.execute("COMMIT")
+            con.execute("CHECKPOINT")
+        except duckdb.Error as exc:
+            raise AuditError(f"writing the new warehouse snapshot failed: {exc}") from exc
+        finally:
+            con.close()
+
+    def _verify(self, path: Path, refresh_id: str, counts: Mapping[str, int]) -> None:
+        """Read back the refresh id and every row count; anything else is not a publish."""
+        con = self._connect(path, read_only=True)
+        try:
+            latest = con.execute(
+                f'SELECT refresh_id FROM "{REFRESHES}" ORDER BY published_at DESC, refresh_id DESC LIMIT 1'
+            ).fetchall()
+            if not latest or latest[0][0] != refresh_id:
+                raise AuditError(f"{path}: expected refresh {refresh_id}, found {latest[0][0] if latest else 'none'}")
+            for name, expected in counts.items():
+                (found,) = con.execute(f'SELECT count(*) FROM "{name}"').fetchall()[0]
+                if found != expected:
+                    raise AuditError(f"{path}: table {name} has {found} rows, expected {expected}")
+        finally:
+            con.close()
+
+    def _swap(self, candidate: Path) -> None:
+        """Atomically replace the warehouse with the candidate (same directory, one rename)."""
+        _fsync(candidate)
+        stale_wal = self.path.with_name(self.path.name + ".wal")
+        if stale_wal.exists():
+            # Nobody holds the old file for writing (we just read it), so its WAL is stale and
+            # must not be replayed into the new snapshot.
+            stale_wal.rename(stale_wal.with_name(stale_wal.name + f".stale-{int(time.time())}"))
+        os.replace(candidate, self.path)
+        _fsync_dir(self.path.parent)
+
+
+def _refresh_record(
+    refresh_id: str, published_at: str, run_id: str | None, sources: pd.DataFrame, counts: Mapping[str, int]
+) -> dict:
+    files = dict(zip(sources["file"].astype(str), sources["sha256"].astype(str), strict=True))
+    fingerprint = table_hash(pd.DataFrame(sorted(files.items()), columns=["file", "sha256"]))
+    return {
+        "refresh_id": refresh_id,
+        "published_at": published_at,
+        "run_id": run_id,
+        "n_sources": len(sources),
+        "sources_fingerprint": fingerprint,
+        "source_files": json.dumps(files, sort_keys=True),
+        "row_counts": json.dumps(dict(counts), sort_keys=True),
+    }
+
+
+_REFRESHES_SPEC = TableSpec(
+    REFRESHES,
+    (
+        ("refresh_id", "VARCHAR"),
+        ("published_at", "VARCHAR"),
+        ("run_id", "VARCHAR"),
+        ("n_sources", "BIGINT"),
+        ("sources_fingerprint", "VARCHAR"),
+        ("source_files", "VARCHAR"),
+        ("row_counts", "VARCHAR"),
+    ),
+    "One row per publish: when, from which source files (and their hashes), how many rows",
+)
+_REFRESH_TABLES_SPEC = TableSpec(
+    REFRESH_TABLES,
+    (("refresh_id", "VARCHAR"), ("table_name", "VARCHAR"), ("n_rows", "BIGINT"), ("content_hash", "VARCHAR")),
+    "One row per publish and table: row count and content hash",
+)
+
+
+def _write_refreshes(
+    con: duckdb.DuckDBPyConnection,
+    history: pd.DataFrame | None,
+    history_tables: pd.DataFrame | None,
+    record: dict,
+    hashes: Mapping[str, str],
+    counts: Mapping[str, int],
+) -> None:
+    rows = pd.DataFrame([record])
+    if history is not None and not history.empty:
+        rows = pd.concat([history[[c for c, _ in _REFRESHES_SPEC.columns]], rows], ignore_index=True)
+    per_table = pd.DataFrame(
+        [
+            {"refresh_id": record["refresh_id"], "table_name": n, "n_rows": counts[n], "content_hash": hashes[n]}
+            for n in counts
+        ]
+    )
+    if history_tables is not None and not history_tables.empty:
+        per_table = pd.concat(
+            [history_tables[[c for c, _ in _REFRESH_TABLES_SPEC.columns]], per_table], ignore_index=True
+        )
+    for spec, frame in ((_REFRESHES_SPEC, rows), (_REFRESH_TABLES_SPEC, per_table)):
+        con.execute(spec.ddl())
+        con.register("_frame", frame)
+        try:
+            con.execute(spec.insert_from("_frame"))
+        finally:
+            con.unregister("_frame")
+        con.execute(f"COMMENT ON TABLE \"{spec.name}\" IS '{_sql_literal(spec.description)}'")
+
+
+def _has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    rows = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'main' AND table_name = ?", [name]
+    ).fetchall()
+    return rows[0][0] > 0
+
+
+def _sql_literal(text: str) -> str:
+    """Escape a fixed, code-owned description for COMMENT ON (which takes no parameters)."""
+    return text.replace("'", "''")
+
+
+def _lock_holder(exc: Exception) -> str:
+    text = str(exc)
+    marker = "Conflicting lock is held in"
+    return text[text.index(marker) :].split(". See also")[0] if marker in text else text
+
+
+def _fsync(path: Path) -> None:
+    with open(path, "rb") as handle:
+        os.fsync(handle.fileno())
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
