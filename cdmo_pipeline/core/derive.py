@@ -68,6 +68,12 @@ def _implied_cagrs(result: CheckResult) -> pd.DataFrame:
 
 def _implied_values(result: CheckResult, currency: pd.Series) -> pd.DataFrame:
     checks = result.checks
+    # The CAGR's own period when stated, else the one the check assumed (a lone value).
+    stated_period = checks["period_from"].notna() & checks["period_to"].notna()
+    checks = checks.assign(
+        start_year=checks["period_from"].where(stated_period, checks["start_year"]),
+        end_year=checks["period_to"].where(stated_period, checks["end_year"]),
+    )
     rows = checks.loc[checks["stated_cagr"].notna() & checks["start_year"].notna() & checks["end_year"].notna()]
     if rows.empty:
         return pd.DataFrame(columns=IMPLIED_COLUMNS)

@@ -73,7 +73,8 @@ def normalise_qualifier(qualifiers: pd.Series) -> pd.Series:
 def _policy_column(quals: pd.Series, attr: str, default: object) -> np.ndarray:
     """One attribute of the policy for every row (a hash lookup, not a Python loop)."""
     lookup = {key: getattr(rule, attr) for key, rule in QUALIFIER_POLICY.items()}
-    return quals.map(lookup).fillna(default).to_numpy()
+    mapped = quals.map(lookup)
+    return np.where(mapped.isna().to_numpy(), default, mapped.to_numpy(dtype=object))
 
 
 def _to_arrow(values: pd.Series) -> pa.Array:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import dagster as dg
 import pandas as pd
 
-from cdmo_pipeline.core import audit, tables
+from cdmo_pipeline import pipeline
 from cdmo_pipeline.core.errors import CdmoError, SourceValidationError
 from cdmo_pipeline.defs import checks
 from cdmo_pipeline.defs.metadata import markdown_table, table_metadata, table_schema
@@ -127,18 +127,15 @@ def refresh_tables(
     context: dg.AssetExecutionContext, settings: CdmoSettings, warehouse_db: WarehouseResource
 ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
     with user_errors():
-        corpus = tables.load_corpus(settings.sources_path)
-        context.log.info(
-            f"read {len(corpus.sources)} sources, {len(corpus.claims)} claims, {len(corpus.figures)} figures"
-        )
-        built = dict(tables.build_tables(corpus, settings.horizon).items())
-        report = audit.audit(built)
-        for name, failures in report.schema_failures.items():
+        prepared = pipeline.prepare(settings.sources_path, settings.horizon)
+        built = prepared.tables
+        context.log.info(f"built {', '.join(f'{n}: {len(df)}' for n, df in built.items())}")
+        for name, failures in prepared.report.schema_failures.items():
             yield checks.schema_result(name, built[name], failures)
-        report.raise_if_failed()  # nothing is published unless every table and invariant holds
         wh = warehouse_db.get()
-        receipt = wh.publish(
-            built, sources=built["sources"], run_id=context.run_id, on_step=lambda s: context.log.info(f"publish: {s}")
+        # Publishes only if every table and invariant held; otherwise raises, publishing nothing.
+        receipt = pipeline.publish(
+            prepared, wh, run_id=context.run.run_id, on_step=lambda s: context.log.info(f"publish: {s}")
         )
     for name, df in built.items():
         yield dg.MaterializeResult(asset_key=name, metadata=table_metadata(name, df))

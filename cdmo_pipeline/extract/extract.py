@@ -358,6 +358,10 @@ class _Extractor:
             atom.start = begin
         if " to " in atom.literal and re.search(r"(?i:from)\s+\S*\s*$", text[max(s0, atom.start - 12) : atom.start]):
             atom.problem = atom.problem or "ambiguous: a range, or a start and an end value"
+        clause_before = re.split(r"[,;(]", text[s0 : atom.start])[-1].split()[-8:]
+        clause_after = re.split(r"[,;.)]", text[atom.end : atom.end + 60])[0].split()[:4]
+        if g.DEAL_RE.search(" ".join([*clause_before, "|", *clause_after])):
+            atom.problem = atom.problem or "a deal, investment or company amount, not a market figure"
         if previous is not None and previous.currency and atom.currency and previous.currency != atom.currency:
             if g.CONVERSION_GAP_RE.match(text[previous.end : atom.start]):
                 atom.problem = atom.problem or f"restates the {previous.currency} figure before it in {atom.currency}"
@@ -471,24 +475,40 @@ class _Extractor:
                 a.extras.append((a.start, half.end()))
                 used.append(half.span("half"))
 
+    def _of_population(self, pos: int, s1: int) -> tuple[str, int] | None:
+        """The population after "of" at ``pos``: (words, end offset), if it names one."""
+        of = g.SHARE_OF_RE.match(self.text, pos, s1)
+        if of is None or re.match(r"\s*(?:[$€£₹¥]|USD|EUR|INR|[0-9])", of.group("rest")):
+            return None
+        words = self._population(of.group("rest"))
+        return (words, of.start("rest") + self._population_len(of.group("rest"))) if words else None
+
     def _share_or_other(self, a: Atom, s0: int, s1: int) -> None:
         text = self.text
         word_after = g.SHARE_WORD_AFTER_RE.match(text, a.end, s1)
-        of = g.SHARE_OF_RE.match(text, a.end, s1)
-        if of and not re.match(r"\s*(?:[$€£₹¥]|USD|EUR|INR|[0-9])", of.group("rest")):
-            words = self._population(of.group("rest"))
-            if words:
-                a.role, a.population = "share", words
-                a.extras.append(
-                    (a.start, of.start("rest") + len(of.group("rest")[: self._population_len(of.group("rest"))]))
-                )
-                return
-        if word_after or g.SHARE_WORD_BEFORE_RE.search(text[max(s0, a.start - 40) : a.start]):
+        of = self._of_population(a.end, s1)
+        if of and not word_after:
+            a.role, a.population = "share", of[0]
+            a.extras.append((a.start, of[1]))
+            return
+        pre = text[max(s0, a.start - 40) : a.start]
+        before = g.SHARE_WORD_BEFORE_RE.search(pre)
+        if word_after or before:
             a.role = "share"
-            owner = self._subject(s0, a.start)
-            a.population = f"{owner} share of the market" if owner else "share of the market"
+            share_at = a.start - len(pre) + before.start() if before else a.start
+            owner = self._owner(s0, share_at)
+            whole = self._of_population(word_after.end(), s1) if word_after else None
+            of_what = whole[0] if whole else "the market"
+            a.population = f"{owner} share of {of_what}" if owner else f"share of {of_what}"
             if word_after:
-                a.extras.append((a.start, word_after.end()))
+                a.extras.append((a.start, whole[1] if whole else word_after.end()))
+            return
+        survey = g.SURVEY_VERB_RE.match(text, a.end, s1)
+        if survey:
+            para_start = self.paras[self.paragraph_of(a.start) - 1].start
+            asked = list(g.SURVEY_OF_RE.finditer(text, para_start, a.start))
+            who = self._population(asked[-1].group("rest")) if asked else ""
+            a.role, a.population = "share", who or "respondents"
             return
         a.role = "other"
         change = g.CHANGE_RE.search(text[max(s0, a.start - 40) : a.start])
@@ -511,6 +531,10 @@ class _Extractor:
             end = m.start() + len(word.rstrip(",;:)\"”'’"))
             if word != word.rstrip(",;:)"):
                 break
+            # A plural noun followed by a verb ends it: "biotech start-ups | own ...".
+            nxt = rest[m.end() :].split()[:1]
+            if core.endswith("s") and nxt and (nxt[0].lower() in g.POPULATION_VERBS or nxt[0].endswith("ed")):
+                break
         return end
 
     def _population(self, rest: str) -> str:
@@ -518,6 +542,17 @@ class _Extractor:
         while words and words[0].lower() in ("the", "all", "a", "an"):
             words.pop(0)
         return " ".join(words)
+
+    def _owner(self, s0: int, end: int) -> str:
+        """Who holds a share: the words before "held a" / "with a share of" in the clause."""
+        clause = re.split(r"[,;(]|\b(?:and|while|whereas)\b", self.text[s0:end])[-1]
+        verb = g.SHARE_VERB_RE.search(clause)
+        if verb is None:
+            return ""
+        if verb.group().split()[0].lower() == "with":  # "X dominated ... with a share of"
+            return self._subject(s0, end)
+        words = [w for w in clause[: verb.start()].split() if w.lower() not in ("the", "with")]
+        return " ".join(words[-5:]) or self._subject(s0, end)
 
     def _subject(self, s0: int, end: int) -> str:
         """Capitalised words opening the sentence ("North America held ..."), if any."""
@@ -544,6 +579,11 @@ class _Extractor:
         live = [a for a in money if a.problem is None or a.problem.startswith("scale")]
         for a in live:
             m = g.YEAR_AFTER_RE.match(text, a.end, s1)
+            # "EUR 42 billion (USD 45.5 billion) in 2024": the year follows the restatement.
+            twin = next((x for x in money if x.start >= a.end and (x.problem or "").startswith("restates")), None)
+            if m is None and twin is not None and g.CONVERSION_GAP_RE.match(text[a.end : twin.start]):
+                close = re.match(r"\s*[)\]]", text[twin.end : s1])
+                m = g.YEAR_AFTER_RE.match(text, twin.end + (close.end() if close else 0), s1)
             if m:
                 group = "year" if m.group("year") else "year_paren"
                 year = point_year(m.group(group))
@@ -619,7 +659,8 @@ class _Extractor:
     def _share_year(self, a: Atom, s0: int, s1: int, used: list[Span]) -> None:
         text = self.text
         end = max([a.end] + [e for _, e in a.extras])
-        m = g.YEAR_AFTER_RE.match(text, end, s1)
+        participle = re.match(r"\s+[a-z]+ed(?=\s)", text[end:s1])  # "entities approved in 2024"
+        m = g.YEAR_AFTER_RE.match(text, end + (participle.end() if participle else 0), s1)
         if m and (year := point_year(m.group("year") or m.group("year_paren"))):
             a.year = year
             a.extras.append((a.start, m.end()))
@@ -658,9 +699,9 @@ class _Extractor:
         out: list[Mention] = []
         for head in g.MARKET_HEAD_RE.finditer(text, s0, s1):
             words, first, possessive = self._np_before(s0, head.start())
-            after, after_end = self._np_after(head.end(), s1)
+            after, after_end, after_is_region = self._np_after(head.end(), s1)
             region = None
-            names = [w for w, _ in words] + after
+            names = after + [w for w, _ in words] if after_is_region else [w for w, _ in words] + after
             if not any(self._region_of(n) for n in self._pairs(names)):
                 region = self._region_nearby(para, s0, head.start(), possessive)
             if region:
@@ -708,7 +749,7 @@ class _Extractor:
             if (
                 core != core.rstrip(",;:.!?")
                 or low in g.NP_BOUNDARY
-                or any(c.isdigit() for c in core)
+                or (any(c.isdigit() for c in core) and not any(c.isalpha() for c in core))
                 or (low.endswith("ly") and low not in ("supply",))
                 or (low.endswith("ing") and low not in NOUN_GERUNDS)
                 or len(words) >= 6
@@ -718,11 +759,18 @@ class _Extractor:
         first = words[0][1] if words else head_start
         return words, first, possessive
 
-    def _np_after(self, head_end: int, s1: int) -> tuple[list[str], int]:
+    def _np_after(self, head_end: int, s1: int) -> tuple[list[str], int, bool]:
         """Words after "market for": "the market for peptide therapeutics"."""
         m = re.match(r"\s+(?i:for|of)\s+", self.text[head_end:s1])
         if not m:
-            return [], head_end
+            # "the CDMO market in India": the region after the head.
+            place = re.match(r"\s+(?i:in)\s+(?:the\s+)?(?P<r>[A-Z][\w.\-]*(?:\s+[A-Z][\w.\-]*)?)", self.text[head_end:s1])
+            if place:
+                name = place.group("r").rstrip(".,")
+                for cand in (name, name.split()[0]):
+                    if self._region_of(cand.lower().replace("-", " ")) or self._region_of(cand.lower()):
+                        return [cand], head_end + place.start("r") + len(cand), True
+            return [], head_end, False
         out: list[str] = []
         end = head_end
         for tok in re.finditer(r"\S+", self.text[head_end + m.end() : s1]):
@@ -738,7 +786,7 @@ class _Extractor:
                 break
         if out and out[0].lower() in ("the", "a", "an"):
             out = out[1:]
-        return out, end
+        return out, end, False
 
     @staticmethod
     def _pairs(names: list[str]) -> list[str]:

@@ -236,14 +236,14 @@ NOT_A_PERIOD = rf"(?!\s?{DASH}\s?[0-9])(?!\s+(?:to|and|through)\s+(?:FY\s?)?[0-9
 # The year of the figure just before: "in 2025", "by 2032", "in FY2024-25", "(2024)",
 # "in revenue in 2024", "by the end of 2030", "by March 2030".
 YEAR_AFTER_RE = re.compile(
-    rf"\s*(?:(?i:in\s+(?:annual\s+)?(?:revenues?|sales|value|turnover))\s+)?,?\s*"
-    rf"(?:{YEAR_PREP}\s+(?:the\s+)?(?:{MONTH}\s+)?(?P<year>{YEARISH}){NOT_A_PERIOD}"
+    rf"(?:\s+(?i:on|for|of|from|across|in)(?:\s+[a-z][a-z-]*){{1,3}}(?=\s+(?i:in|during|for)\s))?"
+    rf"\s*,?\s*(?:{YEAR_PREP}\s*(?:the\s+)?(?:{MONTH}\s+)?(?P<year>{YEARISH}){NOT_A_PERIOD}"
     rf"|\(\s*(?P<year_paren>{YEARISH})\s*\))"
 )
 # A year stated before its figure, searched backwards in the clause: "In 2024, ...",
 # "as of 2024 ...", "its 2024 revenue of ...".
 YEAR_BEFORE_RE = re.compile(
-    rf"(?:(?<![A-Za-z]){YEAR_PREP}\s+(?:the\s+)?(?:{MONTH}\s+)?(?P<year>{YEARISH}){NOT_A_PERIOD}"
+    rf"(?:(?<![A-Za-z]){YEAR_PREP}\s*(?:the\s+)?(?:{MONTH}\s+)?(?P<year>{YEARISH}){NOT_A_PERIOD}"
     rf"|(?P<year_adj>{YEAR4})\s+(?i:market\s+)?(?i:size|value|valuation|revenues?|sales|turnover|estimate)\b)"
 )
 # Years that date an event, not a figure ("founded in 1998").
@@ -265,7 +265,7 @@ FUTURE_RE = re.compile(
     r"(?i:project|expect|forecast|anticipat|will\b|poised|set\s+to|likely|estimated\s+to|to\s+reach|to\s+hit)"
 )
 CURRENT_AFTER_RE = re.compile(
-    r"\s*,?\s*(?i:currently|presently|at\s+present|today|now|as\s+of\s+today|at\s+the\s+moment)(?![A-Za-z])"
+    r"(?:\s+[a-z]+)?\s*,?\s*(?i:currently|presently|at\s+present|today|now|as\s+of\s+today|at\s+the\s+moment)(?![A-Za-z])"
 )
 # "USD 4.1 billion and USD 4.6 billion in 2024 and 2025, respectively".
 RESPECTIVELY_RE = re.compile(
@@ -326,11 +326,19 @@ DECLINE_RE = re.compile(
 PERIOD_BEFORE_CAGR_RE = re.compile(rf"(?P<period>{YEARISH}\s?{DASH}\s?{_PERIOD_END})\s+$")
 # "to reach USD 9 billion" after a CAGR with a period: the value is at the period's end.
 REACH_BEFORE_RE = re.compile(
-    r"(?i:to\s+(?:reach|hit|touch|attain|achieve|exceed|surpass|cross|top)|reaching|hitting|touching|attaining)\s+$"
+    r"(?<![A-Za-z])(?i:to(?:\s+(?:reach|hit|touch|attain|achieve|exceed|surpass|cross|top))?|reaching|hitting"
+    r"|touching|attaining)\s+$"
 )
 # Other percentages that state a change, for a clear `unassigned` reason.
 CHANGE_RE = re.compile(
     r"(?i:grow|grew|growth|rise|rose|increase|jump|surge|gain|up\s+by|down\s+by|declin|decreas|fell|fall|drop)"
+)
+
+# Deals and company spending are not market figures: "a USD 150 million expansion".
+DEAL_RE = re.compile(
+    r"(?<![A-Za-z])(?i:invest(?:s|ed|ing|ment|ments)?|expansion|acquisitions?|acquir(?:e|es|ed|ing)|deal|raise[sd]?"
+    r"|raising|series\s+[a-f]|financing|funding\s+round|capex|capital\s+expenditure|upfront|milestones?"
+    r"|agreement|contract\s+(?:worth|valued)|buyout)(?![A-Za-z])"
 )
 
 # Shares -----------------------------------------------------------------------------------
@@ -341,13 +349,36 @@ SHARE_OF_RE = re.compile(r"\s+(?i:of)\s+(?P<rest>[^.;:!?]*)")
 SHARE_WORD_AFTER_RE = re.compile(r"\s+(?i:(?:market|revenue|volume|global|value)\s+)?(?i:share)(?![A-Za-z])")
 # "a market share of 38%".
 SHARE_WORD_BEFORE_RE = re.compile(r"(?i:share)\s+(?i:of|at|was|is|stood\s+at)\s+$")
+# A percentage followed by what people do is a survey share: "72% plan to ...".
+SURVEY_VERB_RE = re.compile(
+    r"\s+(?i:(?:of\s+(?:them|those|respondents)\s+)?(?:plan|plans|planned|say|said|expect|expected|believe|believed"
+    r"|report|reported|consider|considered|see|saw|cite|cited|intend|intended|agree|agreed|use|prefer|preferred"
+    r"|are|were|have|had|want|wanted|indicated|rate|rated|identified|named|chose|selected|outsource|outsourced))(?![A-Za-z])"
+)
+# Where the survey names who answered: "a survey of 150 biopharma executives".
+SURVEY_OF_RE = re.compile(r"(?i:survey|poll|study|questionnaire)\s+of\s+(?:[0-9,]+\s+)?(?P<rest>[^.;:!?]*)")
+# Verbs between a share's owner and its percentage: "North America held a 38% share".
+SHARE_VERB_RE = re.compile(
+    r"\s+(?i:holding|held|holds?|had|has|have|accounted\s+for|accounts?\s+for|accounting\s+for|captured|captures?"
+    r"|commanded|commands?|represented|represents?|made\s+up|makes?\s+up|comprised|comprises?|contributed|contributes?"
+    r"|took|takes?|dominated|dominates?|with)(?:\s+(?i:a|an|the|about|around|over|nearly|almost|roughly))*\s*$"
+)
+
 # Words that end a population phrase ("pharma executives | see AI as ...").
 POPULATION_STOP = frozenset(
     """in by for on at to from with as that who which whose and or but than said say says see sees
     saw expect expects expected plan plans planned believe believes report reports reported are is
     were was have has had will would could should may might can consider considers cite cited view
-    views rank ranks agree agreed use used intend intends indicated indicate surveyed polled
-    questioned interviewed now currently already also still do does did according""".split()
+    views rank ranks agree agreed use used intend intends indicated indicate now currently already
+    also still do does did according found find finds show shows showed revealed reveals suggest suggests
+    noted notes""".split()
+)
+
+# Verbs that end a population after a plural noun ("biotech start-ups | own facilities").
+POPULATION_VERBS = frozenset(
+    """own run operate plan see use rely outsource prefer want need expect view believe consider report say
+    cite rate rank agree favor favour keep hold face lack spend invest intend anticipate already now
+    currently still remain control""".split()
 )
 
 # Markets ----------------------------------------------------------------------------------
