@@ -34,6 +34,7 @@ import pandas as pd
 
 from cdmo_pipeline.core.errors import AuditError, CdmoError, WarehouseBusyError
 from cdmo_pipeline.core.schemas import MODELS
+from cdmo_pipeline.core.views import VIEWS, View
 
 # Each published table's DuckDB types, from its pandera model (a shape that cannot drift).
 _DUCKDB_TYPES = {"str": "VARCHAR", "int64": "BIGINT", "Int64": "BIGINT", "float64": "DOUBLE", "bool": "BOOLEAN"}
@@ -71,15 +72,6 @@ def spec_from_model(name: str) -> TableSpec:
             raise TypeError(f"{name}.{col}: no DuckDB type for {key}")
         cols.append((col, _DUCKDB_TYPES[key]))
     return TableSpec(name, tuple(cols), schema.description or "")
-
-
-@dataclass(frozen=True)
-class View:
-    """A published view: fixed SQL over published tables."""
-
-    name: str
-    sql: str
-    description: str = ""
 
 
 @dataclass
@@ -192,7 +184,7 @@ class Warehouse:
         tables: Mapping[str, pd.DataFrame],
         *,
         sources: pd.DataFrame,
-        views: tuple[View, ...] = (),
+        views: tuple[View, ...] = VIEWS,
         run_id: str | None = None,
         refresh_id: str | None = None,
         on_step: "callable | None" = None,

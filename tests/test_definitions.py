@@ -22,7 +22,7 @@ def test_assets_groups_kinds_and_descriptions(defs) -> None:
     for key in graph.get_all_asset_keys():
         node = graph.get(key)
         assert node.description, key
-        assert node.group_name in {"sources", "audit", "projections", "publish", "reports"}, key
+        assert node.group_name in {"sources", "audit", "projections", "reconcile", "publish", "reports"}, key
         assert node.kinds, key
     assert graph.get(dg.AssetKey("warehouse")).group_name == "publish"
     assert "duckdb" in graph.get(dg.AssetKey("warehouse")).kinds

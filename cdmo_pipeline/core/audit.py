@@ -31,10 +31,12 @@ def invariant_failures(tables: Mapping[str, pd.DataFrame]) -> dict[str, pd.DataF
     source_ids = set(tables["sources"]["source_id"])
     markets = tables["markets"]
     market_ids = set(markets["market_id"])
-    for table in ("figures", "cagr_checks", "implied_figures", "projections"):
+    for table in ("figures", "cagr_checks", "implied_figures", "projections", "cross_source", "claim_origins"):
         df = tables[table]
         need(f"{table}.claim_id resolves to claims", df.loc[~df["claim_id"].isin(claim_ids)])
-    for table in ("claims", "figures", "cagr_checks", "implied_figures", "projections", "segment_shares"):
+    origins = tables["claim_origins"]
+    need("claim_origins.matched_claim_id resolves to claims", origins.loc[~origins["matched_claim_id"].isin(claim_ids)])
+    for table in ("claims", "figures", "cagr_checks", "implied_figures", "projections", "segment_shares", "cross_source"):
         df = tables[table]
         need(f"{table}.source_id resolves to sources", df.loc[~df["source_id"].isin(source_ids)])
     for table in ("claims", "cagr_checks", "projections", "segment_shares"):

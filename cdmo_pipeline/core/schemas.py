@@ -293,6 +293,63 @@ class SegmentSharesModel(_Base):
         return (df["share_high"] <= 100.0) | (df["verdict"] != "plausible")
 
 
+class CrossSourceModel(_Base):
+    """One row per comparable market, year, basis and source figure (groups of two sources or more)."""
+
+    market_id: Series[str] = pa.Field(description="Market compared (a source's own market, or the one it is comparable to)")
+    currency: Series[str] = pa.Field(nullable=True, description="Currency")
+    year: Series[int] = pa.Field(description="Year")
+    basis: Series[str] = pa.Field(isin=("stated", "projected"), description="stated (figures as written) or projected (each source's path)")
+    source_id: Series[str] = pa.Field(description="Source")
+    claim_id: Series[str] = pa.Field(description="Claim")
+    source_market_id: Series[str] = pa.Field(description="The market as the source defines it")
+    publisher: Series[str] = pa.Field(nullable=True, description="Publisher")
+    kind: Series[str] = pa.Field(nullable=True, description="Source kind")
+    is_publisher: Series[bool] = pa.Field(description="A market-research publisher (report or press release)")
+    superseded: Series[bool] = pa.Field(description="An older edition of a report that has a later one")
+    same_definition: Series[bool] = pa.Field(description="The source defines the market as the group does")
+    counted: Series[bool] = pa.Field(description="Counted in the range: same definition, latest edition")
+    confidence: Series[str] = pa.Field(nullable=True, description="Confidence flag of the source")
+    value: Series[float] = pa.Field(gt=0, description="The source's figure (billions)")
+    low: Series[float] = pa.Field(gt=0, description="Low end of its interval")
+    high: Series[float] = pa.Field(gt=0, description="High end of its interval")
+    n_sources: Series[int] = pa.Field(ge=2, description="Sources counted in the range")
+    min: Series[float] = pa.Field(description="Lowest counted figure")
+    median: Series[float] = pa.Field(description="Median counted figure")
+    max: Series[float] = pa.Field(description="Highest counted figure")
+    spread_pct: Series[float] = pa.Field(ge=0, description="(max - min) / median, percent")
+    deviation_pct: Series[float] = pa.Field(description="This figure's deviation from the median, percent")
+
+    class Config:
+        unique = ["market_id", "year", "basis", "claim_id"]
+
+    @pa.dataframe_check(name="min_le_median_le_max")
+    def _ordered(cls, df: pd.DataFrame) -> pd.Series:
+        return _ordered(df, "min", "median", "max")
+
+
+class ClaimOriginsModel(_Base):
+    """One row per article claim and published claim reproducing some of its figures."""
+
+    claim_id: Series[str] = pa.Field(description="The article's claim")
+    source_id: Series[str] = pa.Field(description="The article")
+    market_id: Series[str] = pa.Field(nullable=True, description="Market")
+    rank: Series[int] = pa.Field(ge=1, description="1 = explains most of the claim")
+    matched_claim_id: Series[str] = pa.Field(description="Published claim reproducing figures of it")
+    matched_source_id: Series[str] = pa.Field(description="Its source")
+    matched_publisher: Series[str] = pa.Field(nullable=True, description="Its publisher")
+    parts_matched: Series[str] = pa.Field(description="The claim's figures it reproduces within rounding")
+    n_parts_matched: Series[int] = pa.Field(ge=1, description="How many")
+    n_parts: Series[int] = pa.Field(ge=1, description="Figures of the claim")
+    score: Series[float] = pa.Field(gt=0, le=1, description="Share of the claim explained")
+    explanation: Series[str] = pa.Field(description="What it reproduces, and where its own path differs")
+    combines: Series[bool] = pa.Field(description="The claim's parts are best explained by several sources")
+    summary: Series[str] = pa.Field(description="Traced to one source, or the combination")
+
+    class Config:
+        unique = ["claim_id", "matched_claim_id"]
+
+
 MODELS: dict[str, type[_Base]] = {
     "sources": SourcesModel,
     "markets": MarketsModel,
@@ -302,6 +359,8 @@ MODELS: dict[str, type[_Base]] = {
     "implied_figures": ImpliedFiguresModel,
     "projections": ProjectionsModel,
     "segment_shares": SegmentSharesModel,
+    "cross_source": CrossSourceModel,
+    "claim_origins": ClaimOriginsModel,
 }
 
 

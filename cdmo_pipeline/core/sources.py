@@ -600,13 +600,11 @@ def _bulk_frames(
             index=sub.index,
         )
 
-    figures = pd.concat(
-        [
-            role("start", "start", "start_value", "start_year"),
-            role("point", "point", "point_value", "point_year"),
-            role("end", "end", "end_value", "end_year"),
-            role("cagr", "cagr", "cagr", "cagr_from"),
-        ],
-        ignore_index=True,
-    )
+    parts = [
+        role("start", "start", "start_value", "start_year"),
+        role("point", "point", "point_value", "point_year"),
+        role("end", "end", "end_value", "end_year"),
+        role("cagr", "cagr", "cagr", "cagr_from"),
+    ]
+    figures = _concat([p.astype(object) for p in parts])
     return sources, markets, claims, figures[FIGURE_COLUMNS]

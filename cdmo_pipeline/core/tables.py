@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from cdmo_pipeline.core import cagr, derive, projections
+from cdmo_pipeline.core import cagr, derive, projections, reconcile
 from cdmo_pipeline.core.sources import read_corpus
 from cdmo_pipeline.core.validate import Corpus, validate
 
@@ -223,7 +223,7 @@ def segment_shares_table(projection_rows: pd.DataFrame, markets: pd.DataFrame) -
 
 @dataclass
 class Tables:
-    """The eight published tables of DESIGN §8."""
+    """The published tables: the eight of DESIGN §8, and the reconciliation across sources."""
 
     sources: pd.DataFrame
     markets: pd.DataFrame
@@ -233,6 +233,8 @@ class Tables:
     implied_figures: pd.DataFrame
     projections: pd.DataFrame
     segment_shares: pd.DataFrame
+    cross_source: pd.DataFrame
+    claim_origins: pd.DataFrame
 
     def items(self) -> list[tuple[str, pd.DataFrame]]:
         return [(f.name, getattr(self, f.name)) for f in fields(self)]
@@ -246,16 +248,17 @@ def build_tables(corpus: Corpus, horizon: int | None = None) -> Tables:
     result = run_check(corpus)
     markets = markets_table(corpus)
     proj = projections_table(result, corpus, horizon)
-    return Tables(
-        sources=sources_table(corpus),
-        markets=markets,
-        claims=claims_table(corpus, result),
-        figures=figures_table(corpus, result),
-        cagr_checks=cagr_checks_table(result),
-        implied_figures=implied_figures_table(result, corpus),
-        projections=proj,
-        segment_shares=segment_shares_table(proj, markets),
-    )
+    core = {
+        "sources": sources_table(corpus),
+        "markets": markets,
+        "claims": claims_table(corpus, result),
+        "figures": figures_table(corpus, result),
+        "cagr_checks": cagr_checks_table(result),
+        "implied_figures": implied_figures_table(result, corpus),
+        "projections": proj,
+        "segment_shares": segment_shares_table(proj, markets),
+    }
+    return Tables(**core, cross_source=reconcile.cross_source(core), claim_origins=reconcile.claim_origins(core))
 
 
 def build(sources_dir: Path, horizon: int | None = None) -> Tables:

@@ -21,7 +21,7 @@ from cdmo_pipeline.defs import checks
 from cdmo_pipeline.defs.metadata import markdown_table, table_metadata, table_schema
 from cdmo_pipeline.defs.resources import CdmoSettings, WarehouseResource
 
-SOURCES, AUDIT, PROJECTIONS, PUBLISH = "sources", "audit", "projections", "publish"
+SOURCES, AUDIT, PROJECTIONS, RECONCILE, PUBLISH = "sources", "audit", "projections", "reconcile", "publish"
 
 
 @dataclass(frozen=True)
@@ -77,6 +77,18 @@ TABLES: dict[str, TableAsset] = {
         frozenset({"pandas"}),
         ("projections", "markets"),
         "A segment's share of its parent market per source and year, as an interval in percent.",
+    ),
+    "cross_source": TableAsset(
+        RECONCILE,
+        frozenset({"pandas"}),
+        ("figures", "projections", "markets"),
+        "Every source's figure per comparable market and year beside the sources' min, median and max.",
+    ),
+    "claim_origins": TableAsset(
+        RECONCILE,
+        frozenset({"pandas"}),
+        ("figures", "projections"),
+        "For each article claim, the published figures it reproduces within rounding, ranked.",
     ),
 }
 

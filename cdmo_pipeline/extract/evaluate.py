@@ -11,6 +11,7 @@ when its value literal, year (a CAGR's period), scale and qualifier all match an
 import argparse
 import sys
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -115,12 +116,12 @@ def run_case(case: dict[str, Any]) -> dict[str, Any]:
     return extract(case["text"], source_id="case", published=str(case.get("published", "2025")))
 
 
-def score(cases: list[dict[str, Any]]) -> Score:
+def score(cases: list[dict[str, Any]], run: Callable[[dict[str, Any]], dict[str, Any]] = run_case) -> Score:
     """Precision and recall over all the cases' figures (multiset match on :data:`MATCH_KEYS`)."""
     s = Score()
     for case in cases:
         want = Counter(key(f) for f in expected_figures(case))
-        got = Counter(key(f) for f in figures(run_case(case)))
+        got = Counter(key(f) for f in figures(run(case)))
         hit = want & got
         s.expected += sum(want.values())
         s.found += sum(got.values())

@@ -14,6 +14,7 @@ Everything here is pure: text in, plain dicts out; no I/O, no Dagster.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import re
 from bisect import bisect_right
 from dataclasses import dataclass, field
@@ -26,19 +27,6 @@ from cdmo_pipeline.extract import grammar as g
 
 Span = tuple[int, int]
 Token = tuple[int, int, str]
-
-PUBLISHED_RE = re.compile(r"^[0-9]{4}(?:-[0-9]{2}(?:-[0-9]{2})?)?$")
-PRESS_RELEASE_RE = re.compile(
-    r"(?i:PR\s?Newswire|Business\s?Wire|GLOBE\s?NEWSWIRE|ACCESSWIRE|EIN\s+Presswire|press\s+release)"
-)
-# Gerunds that are nouns in a market's name ("contract manufacturing market").
-NOUN_GERUNDS = frozenset(
-    "manufacturing outsourcing packaging testing processing filling compounding sequencing screening "
-    "engineering marketing licensing printing pricing".split()
-)
-SUBJECT_SKIP = frozenset(
-    "the in by at for according this these its it our we a an as with from over during while however".split()
-)
 
 
 # Text layout ------------------------------------------------------------------------------
@@ -56,7 +44,7 @@ class Paragraph:
 def paragraphs(text: str) -> list[Paragraph]:
     """Non-empty lines, numbered from 1, with surrounding whitespace trimmed from the span."""
     out: list[Paragraph] = []
-    for m in re.finditer(r"[^\n]+", text):
+    for m in g.LINE_RE.finditer(text):
         body = m.group()
         if not body.strip():
             continue
@@ -106,11 +94,11 @@ def slugify(words: str, max_words: int = 6) -> str:
     """A lowercase slug (letters, digits, hyphens) from words, synonyms folded."""
     parts: list[str] = []
     for w in words.split():
-        w = re.sub(r"['’]s$", "", w.lower())
+        w = g.POSSESSIVE_RE.sub("", w.lower())
         w = g.SLUG_WORDS.get(w, g.SLUG_WORDS.get(w.strip(".,;:"), w))
-        w = re.sub(r"[^a-z0-9-]+", "", w).strip("-")
+        w = g.NOT_SLUG_CHARS_RE.sub("", w).strip("-")
         if w:
-            parts.append(re.sub(r"-+", "-", w))
+            parts.append(g.HYPHENS_RE.sub("-", w))
     return "-".join(parts[:max_words])
 
 
@@ -138,9 +126,9 @@ def point_year(written: str) -> str | None:
 def period_years(written: str) -> tuple[str, str] | None:
     """``(from, to)`` of a written period: "2025-2032", "between 2025 and 2032", "2025-32"."""
     found = [m.group() for m in g.PERIOD_YEAR_RE.finditer(written)]
-    if len(found) == 1 and re.search(r"[0-9]{4}[-–/][0-9]{2}(?![0-9])", found[0]):
-        a, b = re.split(r"[-–/]", found[0])[:2]
-        years = (a, a[:2] + b)
+    split = g.SPLIT_YEAR_RE.search(found[0]) if len(found) == 1 else None
+    if split:
+        years = (split.group("a"), split.group("a")[:2] + split.group("b"))
     elif len(found) == 2:
         first = point_year(found[0])
         if first is None:
@@ -155,6 +143,24 @@ def period_years(written: str) -> tuple[str, str] | None:
     if not all(y.isdigit() and 1900 <= int(y) <= 2100 for y in years) or int(years[0]) >= int(years[1]):
         return None
     return years
+
+
+def interval(literal: str, qualifier: str | None) -> tuple[float, float]:
+    """The interval a literal stands for (DESIGN §4), enough to keep drafts loadable."""
+    parts = [p.replace(",", "") for p in g.RANGE_SPLIT_RE.split(literal)]
+    if len(parts) == 2:
+        return _interval_one(parts[0], None)[0], _interval_one(parts[1], None)[1]
+    return _interval_one(parts[0], qualifier)
+
+
+def _interval_one(number: str, qualifier: str | None) -> tuple[float, float]:
+    x = float(number)
+    h = 0.5 * 10 ** -(len(number.split(".")[1]) if "." in number else 0)
+    if qualifier in ("over", "more than", "above", "at least"):
+        return x, x + 2 * h
+    if qualifier in ("nearly", "almost", "under", "less than"):
+        return x - 2 * h, x
+    return x - h, x + h
 
 
 def _qualifier(text: str, s0: int, start: int) -> tuple[str | None, str | None, int]:
@@ -176,7 +182,7 @@ def _qualifier(text: str, s0: int, start: int) -> tuple[str | None, str | None, 
 
 def _literal(m: re.Match[str], group: str = "num") -> str:
     """A number or range as written, spaces around a dash dropped ("120 – 130" -> "120–130")."""
-    return re.sub(r"\s*([-–—])\s*", r"\1", m.group(group))
+    return g.DASH_SPACES_RE.sub(r"\1", m.group(group))
 
 
 # Figures found in a sentence --------------------------------------------------------------
@@ -242,6 +248,7 @@ class _Extractor:
         self.text = text
         self.published_year = published_year
         self.paras = paragraphs(text)
+        self.para_starts = [p.start for p in self.paras]
         self.markets: dict[str, Market] = {}
         self.context: Market | None = None  # the market the text is talking about
         self.drafts: list[Draft] = []
@@ -258,7 +265,6 @@ class _Extractor:
                 self._sentence(para, s0, s1, para_drafts)
 
     def _sentence(self, para: Paragraph, s0: int, s1: int, para_drafts: list[Draft]) -> None:
-        text = self.text
         money = self._money(s0, s1)
         percents = self._percents(s0, s1, money)
         atoms = sorted(money + percents, key=lambda a: a.start)
@@ -277,11 +283,11 @@ class _Extractor:
             if m.market is not None:
                 self.context = m.market
         for a in atoms:
+            if a.problem is None:
+                self._bounds(a)
             if a.problem is None and a.kind == "money" and a.year is None:
                 a.problem = "money value without a year"
-            if a.problem is not None:
-                self._unassign(a)
-            elif a.kind == "percent" and a.role == "other":
+            if a.problem is not None or (a.kind == "percent" and a.role == "other"):
                 self._unassign(a)
         self._group(
             para, [a for a in atoms if a.problem is None and (a.kind == "money" or a.role == "cagr")], para_drafts
@@ -303,7 +309,7 @@ class _Extractor:
             if not free(*m.span()):
                 continue
             atom = Atom("money", m.start(), m.end(), _literal(m), m.group())
-            atom.currency = g.CURRENCY_BEFORE_WORDS.get(re.sub(r"\s", "", m.group("cur")), "USD")
+            atom.currency = g.CURRENCY_BEFORE_WORDS.get("".join(m.group("cur").split()), "USD")
             self._money_scale(atom, m.group("scale"))
             if m.group("tilde"):
                 atom.qualifier = "about"
@@ -321,7 +327,7 @@ class _Extractor:
                 continue
             atom = Atom("money", m.start(), m.end(), _literal(m), m.group())
             self._money_scale(atom, m.group("scale"))
-            follower = re.match(r"\s*([A-Za-z]+)", text[m.end() : s1])
+            follower = g.WORD_AFTER_RE.match(text, m.end(), s1)
             earlier = [x for x in found if x.currency and x.end <= m.start()]
             if follower and follower.group(1).lower() not in g.MONEY_FOLLOWERS:
                 atom.problem = "number with a scale but no currency (a count, not money?)"
@@ -339,13 +345,16 @@ class _Extractor:
         if not written:
             atom.problem = "money value without a scale"
             return
-        key = written.lower() if len(written) > 1 else written.lower()
+        key = " ".join(written.lower().split())
         if key not in g.SCALE_WORDS:
             atom.problem = f"unknown scale {written!r}"
             return
         scale = g.SCALE_WORDS[key]
         if scale is None:
-            atom.problem = f"scale {written!r} is not a DESIGN scale (1 crore = 10 million, 1 lakh = 100 thousand); convert by hand"
+            atom.problem = (
+                f"scale {written!r} is not a DESIGN scale (1 crore = 10 million, 1 lakh = 100 thousand); "
+                "convert by hand"
+            )
         atom.scale = scale
 
     def _money_checks(self, atom: Atom, previous: Atom | None, s0: int) -> None:
@@ -356,19 +365,29 @@ class _Extractor:
         elif unsupported:
             atom.problem = atom.problem or f"qualifier {unsupported!r} has no DESIGN equivalent"
             atom.start = begin
-        if " to " in atom.literal and re.search(r"(?i:from)\s+\S*\s*$", text[max(s0, atom.start - 12) : atom.start]):
+        if " to " in atom.literal and g.FROM_BEFORE_RE.search(text[max(s0, atom.start - 12) : atom.start]):
             atom.problem = atom.problem or "ambiguous: a range, or a start and an end value"
-        clause_before = re.split(r"[,;(]", text[s0 : atom.start])[-1].split()[-8:]
-        clause_after = re.split(r"[,;.)]", text[atom.end : atom.end + 60])[0].split()[:4]
+        clause_before = g.CLAUSE_BEFORE_SPLIT_RE.split(text[s0 : atom.start])[-1].split()[-8:]
+        clause_after = g.CLAUSE_AFTER_SPLIT_RE.split(text[atom.end : atom.end + 60])[0].split()[:4]
         if g.DEAL_RE.search(" ".join([*clause_before, "|", *clause_after])):
             atom.problem = atom.problem or "a deal, investment or company amount, not a market figure"
-        if previous is not None and previous.currency and atom.currency and previous.currency != atom.currency:
-            if g.CONVERSION_GAP_RE.match(text[previous.end : atom.start]):
-                atom.problem = atom.problem or f"restates the {previous.currency} figure before it in {atom.currency}"
+        if g.INCREMENT_BEFORE_RE.search(text[max(s0, atom.start - 40) : atom.start]):
+            atom.problem = atom.problem or "a change in value, not a market size"
+        if (
+            previous is not None
+            and previous.problem is None
+            and previous.currency
+            and atom.currency
+            and previous.currency != atom.currency
+            and g.CONVERSION_GAP_RE.match(text[previous.end : atom.start])
+        ):
+            atom.problem = atom.problem or f"restates the {previous.currency} figure before it in {atom.currency}"
         self._range_checks(atom)
 
     def _range_checks(self, atom: Atom) -> None:
-        parts = re.split(r"[-–—]|\s+to\s+", atom.literal.lstrip("-"))
+        if g.INDIAN_GROUPING_RE.search(atom.literal):
+            atom.problem = atom.problem or "Indian digit grouping is not a DESIGN number"
+        parts = g.RANGE_SPLIT_RE.split(atom.literal.lstrip("-"))
         if len(parts) != 2:
             return
         a, b = (float(p.replace(",", "")) for p in parts)
@@ -376,8 +395,18 @@ class _Extractor:
             atom.problem = atom.problem or "a range whose ends are not in increasing order (or not a range)"
         elif atom.qualifier and atom.qualifier not in ("about", "around", "approximately", "roughly"):
             atom.problem = atom.problem or f"a range with the qualifier {atom.qualifier!r} (a range takes only hedges)"
-        if g.INDIAN_GROUPING_RE.search(atom.literal):
-            atom.problem = atom.problem or "Indian digit grouping is not a DESIGN number"
+
+    def _bounds(self, a: Atom) -> None:
+        """Figures the loader would refuse go to `unassigned` with the loader's reason."""
+        low, high = interval(a.literal, a.qualifier)
+        if a.kind == "money" and low <= 0:
+            a.problem = a.problem or "with its qualifier the value may be zero or less; the loader refuses it"
+        elif a.kind == "money" and high * g.SCALE_BILLIONS.get(a.scale or "", 1.0) > 1e6:
+            a.problem = a.problem or "implausibly large (over a million billion)"
+        elif a.role == "share" and (low < 0 or high > 100):
+            a.problem = a.problem or "a share must lie between 0% and 100%, its rounding included"
+        elif a.role == "cagr" and (low <= -100 or high > 1000):
+            a.problem = a.problem or "a CAGR must lie between -100% and 1000%"
 
     # Percentages --------------------------------------------------------------------------
 
@@ -427,9 +456,9 @@ class _Extractor:
                 a.period = p
         # A fall written without a minus: "decline at a CAGR of 2.1%".
         window_start = kw_start if kw_start is not None else a.start
-        window = re.split(r"[,;]|" + g.CLAUSE_BREAK_RE.pattern, text[max(s0, window_start - 60) : window_start])[-1]
+        window = g.CLAUSE_SPLIT_RE.split(text[max(s0, window_start - 60) : window_start])[-1]
         if g.DECLINE_RE.search(window) and not a.literal.startswith("-"):
-            if re.search(r"[-–—]|\sto\s", a.literal):
+            if len(g.RANGE_SPLIT_RE.split(a.literal)) > 1:
                 a.problem = "a falling CAGR written as a range: state both ends' signs by hand"
             else:
                 a.literal = "-" + a.literal
@@ -448,8 +477,9 @@ class _Extractor:
         if m is None or g.CLAUSE_BREAK_RE.search(m.group("gap")):
             return None
         paren = None
-        if m.group("paren") is not None:
-            paren = ((kw.end() + m.start("paren"), kw.end() + m.end("paren")), m.group("paren"))
+        for group in ("paren", "bare"):
+            if m.group(group) is not None:
+                paren = ((kw.end() + m.start(group), kw.end() + m.end(group)), m.group(group))
         return kw.start(), paren
 
     def _cagr_period(self, a: Atom, s0: int, s1: int, pos: int, kw_start: int | None, used: list[Span]) -> None:
@@ -478,7 +508,7 @@ class _Extractor:
     def _of_population(self, pos: int, s1: int) -> tuple[str, int] | None:
         """The population after "of" at ``pos``: (words, end offset), if it names one."""
         of = g.SHARE_OF_RE.match(self.text, pos, s1)
-        if of is None or re.match(r"\s*(?:[$€£₹¥]|USD|EUR|INR|[0-9])", of.group("rest")):
+        if of is None or g.NOT_A_POPULATION_RE.match(of.group("rest")):
             return None
         words = self._population(of.group("rest"))
         return (words, of.start("rest") + self._population_len(of.group("rest"))) if words else None
@@ -523,7 +553,7 @@ class _Extractor:
     def _population_len(rest: str) -> int:
         """Characters of ``rest`` that name the population."""
         end = 0
-        for m in re.finditer(r"\S+", rest):
+        for m in g.WORD_RE.finditer(rest):
             word = m.group()
             core = word.strip(",;:()\"“”'’").lower()
             if core in g.POPULATION_STOP or any(c.isdigit() for c in core) or _words(rest[: m.end()]) > 6:
@@ -545,7 +575,7 @@ class _Extractor:
 
     def _owner(self, s0: int, end: int) -> str:
         """Who holds a share: the words before "held a" / "with a share of" in the clause."""
-        clause = re.split(r"[,;(]|\b(?:and|while|whereas)\b", self.text[s0:end])[-1]
+        clause = g.OWNER_CLAUSE_SPLIT_RE.split(self.text[s0:end])[-1]
         verb = g.SHARE_VERB_RE.search(clause)
         if verb is None:
             return ""
@@ -560,7 +590,7 @@ class _Extractor:
         out: list[str] = []
         for w in words:
             core = w.strip(',;:"“”')
-            if not out and core.lower() in SUBJECT_SKIP:
+            if not out and core.lower() in g.SUBJECT_SKIP:
                 continue
             if core[:1].isupper() and not any(c.isdigit() for c in core):
                 out.append(core)
@@ -582,7 +612,7 @@ class _Extractor:
             # "EUR 42 billion (USD 45.5 billion) in 2024": the year follows the restatement.
             twin = next((x for x in money if x.start >= a.end and (x.problem or "").startswith("restates")), None)
             if m is None and twin is not None and g.CONVERSION_GAP_RE.match(text[a.end : twin.start]):
-                close = re.match(r"\s*[)\]]", text[twin.end : s1])
+                close = g.CLOSING_BRACKET_RE.match(text[twin.end : s1])
                 m = g.YEAR_AFTER_RE.match(text, twin.end + (close.end() if close else 0), s1)
             if m:
                 group = "year" if m.group("year") else "year_paren"
@@ -599,7 +629,7 @@ class _Extractor:
                 a.extras.append((a.start, cur.end()))
         # "USD 4.1 billion and USD 4.6 billion in 2024 and 2025, respectively".
         for m in g.RESPECTIVELY_RE.finditer(text, s0, s1):
-            years = [point_year(y.group()) for y in re.finditer(g.YEARISH, m.group("years"))]
+            years = [point_year(y.group()) for y in g.YEARISH_RE.finditer(m.group("years"))]
             waiting = [a for a in live if a.year is None and a.end <= m.start()]
             if len(waiting) == len(years) and all(years):
                 for a, y in zip(waiting, years, strict=True):
@@ -609,7 +639,9 @@ class _Extractor:
         # "from USD 5 billion to USD 9 billion between 2024 and 2030".
         waiting = [a for a in live if a.year is None]
         # The period may be the CAGR's too: it states the values' years all the same.
-        periods = [m for m in g.PERIOD_RE.finditer(text, s0, s1) if period_years(m.group())]
+        periods = (
+            [m for m in g.PERIOD_RE.finditer(text, s0, s1) if period_years(m.group())] if len(waiting) == 2 else []
+        )
         if len(waiting) == 2 and len(periods) == 1:
             years = period_years(periods[0].group())
             assert years is not None
@@ -659,20 +691,21 @@ class _Extractor:
     def _share_year(self, a: Atom, s0: int, s1: int, used: list[Span]) -> None:
         text = self.text
         end = max([a.end] + [e for _, e in a.extras])
-        participle = re.match(r"\s+[a-z]+ed(?=\s)", text[end:s1])  # "entities approved in 2024"
-        m = g.YEAR_AFTER_RE.match(text, end + (participle.end() if participle else 0), s1)
+        participle = g.PARTICIPLE_RE.match(text, end, s1)
+        m = g.YEAR_AFTER_RE.match(text, participle.end() if participle else end, s1)
         if m and (year := point_year(m.group("year") or m.group("year_paren"))):
             a.year = year
             a.extras.append((a.start, m.end()))
             used.append((end, m.end()))
             return
-        lead = g.YEAR_BEFORE_RE.match(text, s0 + len(text[s0 : a.start]) - len(text[s0 : a.start].lstrip()))
-        if lead and lead.group("year") and (year := point_year(lead.group("year"))):
-            if not any(u[0] <= lead.start() < u[1] for u in used):
-                a.year = year
-                a.extras.append((lead.start(), a.end))
-                used.append(lead.span())
-                self.consumed.append((lead.span(), "year"))
+        # "In 2024, 45% of CDMOs ...": a year opening the sentence.
+        lead = g.YEAR_BEFORE_RE.match(text, s0, a.start)
+        year = point_year(lead.group("year")) if lead and lead.group("year") else None
+        if lead and year and not any(u[0] <= lead.start() < u[1] for u in used):
+            a.year = year
+            a.extras.append((lead.start(), a.end))
+            used.append(lead.span())
+            self.consumed.append((lead.span(), "year"))
 
     def _leftover_period(self, percents: list[Atom], s0: int, s1: int, used: list[Span]) -> None:
         """A period stated elsewhere in the sentence goes to the one CAGR without one."""
@@ -705,14 +738,14 @@ class _Extractor:
             if not any(self._region_of(n) for n in self._pairs(names)):
                 region = self._region_nearby(para, s0, head.start(), possessive)
             if region:
-                names = [region] + names
+                names = [region, *names]
             slug = slugify(" ".join(names))
             if not slug:
                 out.append(Mention(head.start(), head.end(), None, head.group()))
                 continue
             label_start = first if words else head.start()
             label = " ".join(text[label_start : max(head.end(), after_end)].split())
-            label = re.sub(r"^(?i:the)\s+", "", label)
+            label = g.LEADING_ARTICLE_RE.sub("", label)
             if region and not label.lower().startswith(region.lower()):
                 label = f"{region} {label}"
             label = label[:1].upper() + label[1:]
@@ -724,10 +757,18 @@ class _Extractor:
                     market.modality = "small molecules"
                 if "cell-and-gene-therapy" in slug:
                     market.modality = "cell and gene therapy"
-                if head.group().lower() == "segment" and self.context and self.context.id != slug:
-                    market.parent = self.context.id
+                market.parent = self._parent(head.group(), slug)
             out.append(Mention(head.start(), head.end(), market, head.group()))
         return out
+
+    def _parent(self, head: str, slug: str) -> str | None:
+        """The market a "segment" belongs to: the one the text was on, when its name is part of
+        the segment's ("global-cdmo" for "biologics-cdmo"). A guess the analyst confirms; a
+        loose guess would clash with other sources' declarations, so it stays strict."""
+        if head.lower() != "segment" or self.context is None or self.context.id == slug:
+            return None
+        core = {w for w in self.context.id.split("-") if w != "global" and not self._region_of(w)}
+        return self.context.id if core and core < set(slug.split("-")) else None
 
     def _np_before(self, s0: int, head_start: int) -> tuple[list[tuple[str, int]], int, bool]:
         """Words naming the market, read backwards from its head noun: (words, start, possessive)."""
@@ -746,12 +787,15 @@ class _Extractor:
             if low in g.NP_POSSESSIVE:
                 possessive = True
                 break
+            if g.INITIALISM_RE.fullmatch(core):
+                words.insert(0, (core, s0 + tok.start()))
+                continue
             if (
                 core != core.rstrip(",;:.!?")
                 or low in g.NP_BOUNDARY
                 or (any(c.isdigit() for c in core) and not any(c.isalpha() for c in core))
                 or (low.endswith("ly") and low not in ("supply",))
-                or (low.endswith("ing") and low not in NOUN_GERUNDS)
+                or (low.endswith("ing") and low not in g.NOUN_GERUNDS)
                 or len(words) >= 6
             ):
                 break
@@ -760,38 +804,39 @@ class _Extractor:
         return words, first, possessive
 
     def _np_after(self, head_end: int, s1: int) -> tuple[list[str], int, bool]:
-        """Words after "market for": "the market for peptide therapeutics"."""
-        m = re.match(r"\s+(?i:for|of)\s+", self.text[head_end:s1])
+        """Words after the head: "the market for peptide therapeutics" (words, end, is a region)."""
+        m = g.MARKET_FOR_RE.match(self.text, head_end, s1)
         if not m:
             # "the CDMO market in India": the region after the head.
-            place = re.match(r"\s+(?i:in)\s+(?:the\s+)?(?P<r>[A-Z][\w.\-]*(?:\s+[A-Z][\w.\-]*)?)", self.text[head_end:s1])
+            place = g.MARKET_IN_PLACE_RE.match(self.text, head_end, s1)
             if place:
                 name = place.group("r").rstrip(".,")
                 for cand in (name, name.split()[0]):
                     if self._region_of(cand.lower().replace("-", " ")) or self._region_of(cand.lower()):
-                        return [cand], head_end + place.start("r") + len(cand), True
+                        return [cand], place.start("r") + len(cand), True
             return [], head_end, False
         out: list[str] = []
         end = head_end
-        for tok in re.finditer(r"\S+", self.text[head_end + m.end() : s1]):
+        for tok in g.WORD_RE.finditer(self.text, m.end(), s1):
             core = tok.group().strip("\"“”‘’'")
-            low = core.rstrip(",;:.!?").lower()
+            bare = core.rstrip(",;:.!?")
+            low = bare.lower()
+            if not out and low in ("the", "a", "an"):
+                continue
             if low in g.NP_BOUNDARY or any(c.isdigit() for c in core) or len(out) >= 5:
                 break
-            if low.endswith("ing") and low not in NOUN_GERUNDS:
+            if low.endswith("ing") and low not in g.NOUN_GERUNDS:
                 break
-            out.append(core.rstrip(",;:.!?"))
-            end = head_end + m.end() + tok.start() + len(core.rstrip(",;:.!?"))
-            if core != core.rstrip(",;:.!?"):
+            out.append(bare)
+            end = tok.start() + len(bare)
+            if core != bare:
                 break
-        if out and out[0].lower() in ("the", "a", "an"):
-            out = out[1:]
         return out, end, False
 
     @staticmethod
     def _pairs(names: list[str]) -> list[str]:
-        low = [re.sub(r"['’]s$", "", n.lower()) for n in names]
-        return [f"{a} {b}" for a, b in zip(low, low[1:], strict=False)] + low
+        low = [g.POSSESSIVE_RE.sub("", n.lower()) for n in names]
+        return [f"{a} {b}" for a, b in itertools.pairwise(low)] + low
 
     @staticmethod
     def _region_of(word: str) -> str | None:
@@ -800,7 +845,7 @@ class _Extractor:
     def _region_nearby(self, para: Paragraph, s0: int, head_start: int, possessive: bool) -> str | None:
         """A region the market belongs to though its name omits it: "In India, the pharma
         market ...", or "Take India ... Its pharma industry"."""
-        lead = re.match(r"\s*(?i:in)\s+(?P<r>[A-Z][\w.\- ]{1,25}?),", self.text[s0:head_start])
+        lead = g.LEADING_PLACE_RE.match(self.text[s0:head_start])
         candidates: list[str] = []
         if lead:
             candidates.append(lead.group("r"))
@@ -827,7 +872,7 @@ class _Extractor:
             a.market = self.context
         if a.market is None:
             subject = self._subject(s0, a.start)
-            slug = slugify(subject)
+            slug = slugify(" ".join(w for w in subject.split() if w.lower() not in g.GENERIC_SUBJECT_WORDS))
             a.market = Market(
                 f"{slug}-market" if slug else f"market-p{para.number}",
                 f"DRAFT: {subject or 'market'} (paragraph {para.number})",
@@ -847,7 +892,7 @@ class _Extractor:
                         for d in here
                         if d.market.id == a.market.id
                         and d.currency == a.currency
-                        and all(v.year != a.year for v in d.values)
+                        and not any(self._years_of(v.year) & self._years_of(a.year) for v in d.values)
                     ),
                     None,
                 )
@@ -880,6 +925,12 @@ class _Extractor:
         years = [self._year_key(v.year) for v in d.values]
         return not (int(cagr.period[1]) < min(years) or int(cagr.period[0]) > max(years))
 
+    def _years_of(self, year: str | None) -> set[int]:
+        """Years a value may stand at: "current" is the publication year or the one before."""
+        if year == "current":
+            return {self.published_year, self.published_year - 1}
+        return {int(year)} if year else set()
+
     def _year_key(self, year: str | None) -> int:
         return self.published_year if year in (None, "current") else int(year)  # type: ignore[arg-type]
 
@@ -887,7 +938,7 @@ class _Extractor:
         span = self._locator_span(a)
         self.unassigned.append(
             {
-                "literal": a.written if a.kind == "money" else self.text[a.start : a.end].strip(),
+                "literal": a.written,
                 "reason": a.problem or "",
                 "locator": self.locator(span),
             }
@@ -896,8 +947,7 @@ class _Extractor:
     # Locators -----------------------------------------------------------------------------
 
     def paragraph_of(self, pos: int) -> int:
-        starts = [p.start for p in self.paras]
-        i = bisect_right(starts, pos) - 1
+        i = bisect_right(self.para_starts, pos) - 1
         return self.paras[max(i, 0)].number
 
     def locator(self, span: Span) -> dict[str, Any]:
@@ -999,13 +1049,13 @@ def _source_meta(
     if not re.fullmatch(SLUG_RE, source_id):
         raise ValueError(f"source_id {source_id!r} must be a lowercase slug (letters, digits, hyphens)")
     published = str(published).strip() if published is not None else str(dt.date.today().year)
-    if not PUBLISHED_RE.match(published):
+    if not g.PUBLISHED_RE.match(published):
         raise ValueError(f"published {published!r} must be a year or an ISO date (2025, 2025-06-05)")
     if title is None:
         first = next((p for p in paragraphs(text)), None)
         line = " ".join(text[first.start : first.end].split()) if first else ""
         title = line if line and _words(line) <= 25 and not line.endswith(".") else "DRAFT: title"
-    kind = "press_release" if PRESS_RELEASE_RE.search(text) else "article"
+    kind = "press_release" if g.PRESS_RELEASE_RE.search(text) else "article"
     return {
         "id": source_id,
         "title": title,
@@ -1128,7 +1178,7 @@ def _classify_token(ex: _Extractor, start: int, end: int, literal: str) -> tuple
         return "ignored", "a rank or ordinal (not a figure)", span
     if span := _covering(g.FOOTNOTE_RE, text, lo, hi, start, end):
         return "ignored", "footnote marker", span
-    fiscal = _covering(re.compile(g.YEARISH), text, lo, hi, start, end)
+    fiscal = _covering(g.YEARISH_RE, text, lo, hi, start, end)
     if fiscal and point_year(text[fiscal[0] : fiscal[1]]):
         return "ignored", "a year with no figure attached (a date, not a figure)", fiscal
     if span := _covering(g.CODE_RE, text, lo, hi, start, end):
@@ -1193,9 +1243,9 @@ def _spans_of(text: str, paras: list[Paragraph], locator: Any, literals: set[str
     lo, hi = (para.start, para.end) if para else (0, len(text))
     words = locator.get("text")
     s, e = locator.get("start"), locator.get("end")
-    if isinstance(s, int) and isinstance(e, int) and 0 <= s < e <= len(text):
-        if not isinstance(words, str) or _norm(text[s:e]) == _norm(words):
-            return [(s, e)]
+    offsets = isinstance(s, int) and isinstance(e, int) and 0 <= s < e <= len(text)
+    if offsets and (not isinstance(words, str) or _norm(text[s:e]) == _norm(words)):
+        return [(s, e)]
     if isinstance(words, str) and words.strip():
         pattern = re.compile(r"\s+".join(re.escape(w) for w in words.split()), re.IGNORECASE)
         found = [m.span() for m in pattern.finditer(text, lo, hi)]
@@ -1244,7 +1294,8 @@ class _Flow(dict):  # type: ignore[type-arg]
     """A mapping written on one line (locators, periods)."""
 
 
-class _Dumper(yaml.SafeDumper):
+# libyaml's emitter when present (ten times faster); the representers below are the same.
+class _Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[misc]
     pass
 
 

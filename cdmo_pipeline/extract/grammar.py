@@ -17,6 +17,12 @@ Standard library ``re`` only: no network, no model weights.
 
 import re
 
+
+def words(text: str) -> frozenset[str]:
+    """A word list written as prose (one place to read it, one line per few words)."""
+    return frozenset(text.split())
+
+
 # Numbers ----------------------------------------------------------------------------------
 
 # A number as written. Thousands groups of three ("1,500"), Indian lakh grouping
@@ -32,6 +38,9 @@ NUM_RANGE = rf"{NUM}(?:{RANGE_SEP}{NUM})?"
 NUMBER_TOKEN_RE = re.compile(rf"(?<![0-9]){NUM}")
 # Indian grouping is not a DESIGN literal (commas only in groups of three).
 INDIAN_GROUPING_RE = re.compile(r"[0-9]{1,2}(?:,[0-9]{2})+,[0-9]{3}")
+# The two ends of a range literal, and the dash written between them.
+RANGE_SPLIT_RE = re.compile(rf"(?<=[0-9])\s*(?:{DASH}|to)\s*")
+DASH_SPACES_RE = re.compile(rf"\s*({DASH})\s*")
 
 # Money: currency, scale -------------------------------------------------------------------
 
@@ -107,6 +116,8 @@ SCALE_WORDS: dict[str, str | None] = {
     "trn": "trillion",
     "t": "trillion",
     "crore": None,
+    "lakh crore": None,
+    "lakh crores": None,
     "crores": None,
     "cr": None,
     "lakh": None,
@@ -115,8 +126,13 @@ SCALE_WORDS: dict[str, str | None] = {
 }
 # Word scales in any case ("Bn", "BN"); one-letter scales only in capitals ("$5B", "$750 M"),
 # or in lower case when glued to the number ("$5m"), so "5 b" in prose is not a billion.
-SCALE_WORD = r"(?i:trillion|billion|million|thousand|crores?|lakhs?|lac|bn|bln|mn|mln|mio|tn|trn|cr)(?![A-Za-z])"
+SCALE_WORD = (
+    r"(?i:trillion|billion|million|thousand|lakh\s+crores?|crores?|lakhs?|lac|bn|bln|mn|mln|mio|tn|trn|cr)(?![A-Za-z])"
+)
 SCALE = rf"(?:{SCALE_WORD}|[BMKT](?![A-Za-z\-&])|(?<=[0-9])[bmk](?![A-Za-z\-]))"
+
+# DESIGN scales in billions (what the loader's plausibility bound is written in).
+SCALE_BILLIONS: dict[str, float] = {"thousand": 1e-6, "million": 1e-3, "billion": 1.0, "trillion": 1e3}
 
 # Qualifiers -------------------------------------------------------------------------------
 
@@ -192,12 +208,19 @@ MONEY_AFTER_RE = re.compile(
 SCALED_NUMBER_RE = re.compile(rf"(?<![0-9.,$€£₹¥])(?P<num>{NUM_RANGE})[ \u00a0]?(?P<scale>{SCALE_WORD})")
 # Words that may follow a currency-less "465 billion" when it is money; any other word
 # ("1.2 billion doses") makes it a count.
-MONEY_FOLLOWERS = frozenset(
-    "in by to and or at over during for from with as while which that is was were will "
-    "the this a an respectively".split()
+MONEY_FOLLOWERS = words(
+    """
+    in by to and or at over during for from with as while which that is was were will the this a an
+    respectively
+    """
 )
+# The word right after a currency-less "465 billion".
+WORD_AFTER_RE = re.compile(r"\s*([A-Za-z]+)")
+# "from USD 5 to 7 billion": a start and an end, or a range? Left for the analyst.
+FROM_BEFORE_RE = re.compile(r"(?i:from)\s+\S*\s*$")
 # A money figure restated in another currency: "(EUR 4.6 billion)" right after a figure.
 CONVERSION_GAP_RE = re.compile(r"^\s*[(\[]\s*(?:or\s+|about\s+|approx\.?\s+|~\s?)?$")
+CLOSING_BRACKET_RE = re.compile(r"\s*[)\]]")
 
 # Percentages ------------------------------------------------------------------------------
 
@@ -217,6 +240,7 @@ FY_YEAR = rf"{FY_PREFIX}(?:19|20)?[0-9]{{2}}(?:\s?[-–/]\s?(?:FY\s?'?)?(?:19|20
 # "2024-25": an Indian fiscal year when the second part is the next year (checked in code).
 SPLIT_YEAR = r"(?<![0-9])(?:19|20)[0-9]{2}[-–/][0-9]{2}(?![0-9])"
 YEARISH = rf"(?:{FY_YEAR}|{SPLIT_YEAR}|{YEAR4})"
+YEARISH_RE = re.compile(YEARISH)
 # Parses one matched YEARISH: the groups that say which year it is.
 YEAR_PARTS_RE = re.compile(
     rf"(?P<fy>{FY_PREFIX})?(?P<a>(?:19|20)?[0-9]{{2}})(?:\s?[-–/]\s?(?:FY\s?'?)?(?P<b>(?:19|20)?[0-9]{{2}}))?"
@@ -236,7 +260,7 @@ NOT_A_PERIOD = rf"(?!\s?{DASH}\s?[0-9])(?!\s+(?:to|and|through)\s+(?:FY\s?)?[0-9
 # The year of the figure just before: "in 2025", "by 2032", "in FY2024-25", "(2024)",
 # "in revenue in 2024", "by the end of 2030", "by March 2030".
 YEAR_AFTER_RE = re.compile(
-    rf"(?:\s+(?i:on|for|of|from|across|in)(?:\s+[a-z][a-z-]*){{1,3}}(?=\s+(?i:in|during|for)\s))?"
+    rf"\)?(?:\s+(?i:on|for|of|from|across|in)(?:\s+[a-z][a-z-]*){{1,3}}(?=\s+(?i:in|during|for)\s))?"
     rf"\s*,?\s*(?:{YEAR_PREP}\s*(?:the\s+)?(?:{MONTH}\s+)?(?P<year>{YEARISH}){NOT_A_PERIOD}"
     rf"|\(\s*(?P<year_paren>{YEARISH})\s*\))"
 )
@@ -272,6 +296,9 @@ RESPECTIVELY_RE = re.compile(
     rf"(?i:in|for|by)\s+(?P<years>{YEARISH}(?:\s*,\s*{YEARISH})*,?\s+(?i:and)\s+{YEARISH}),?\s+(?i:respectively)"
 )
 
+# "entities approved in 2024": a participle between a share's population and its year.
+PARTICIPLE_RE = re.compile(r"\s+[a-z]+ed(?=\s)")
+
 # Periods ----------------------------------------------------------------------------------
 
 _PERIOD_END = rf"(?:{YEARISH}|(?<=[-–—])[0-9]{{2}}(?![0-9]))"
@@ -292,6 +319,8 @@ PERIOD_RE = re.compile(PERIOD)
 PERIOD_AFTER_RE = re.compile(rf"\s*,?\s*(?P<period>{PERIOD})")
 # The single years inside a matched period (a 2-digit end is completed from the start).
 PERIOD_YEAR_RE = re.compile(rf"{YEARISH}|(?<=[-–—])[0-9]{{2}}(?![0-9])")
+# A split year "2024-25" (fiscal year, or a short period "2025-32").
+SPLIT_YEAR_RE = re.compile(r"(?P<a>[0-9]{4})[-–/](?P<b>[0-9]{2})(?![0-9])")
 # A one-sided period after a CAGR ("through 2032", "from 2025"): kept as a note.
 HALF_PERIOD_AFTER_RE = re.compile(
     rf"\s*,?\s*(?P<half>(?i:through|until|till|to|by|from|since|starting(?:\s+in)?)\s+(?:the\s+year\s+)?(?P<year>{YEARISH}))"
@@ -315,8 +344,19 @@ YOY_RE = re.compile(
     r"\s?\(?\s?(?i:year[-\s]on[-\s]year|year[-\s]over[-\s]year|y-?o-?y|quarter[-\s]on[-\s]quarter|q-?o-?q|sequentially)"
 )
 # The gap between a CAGR keyword and its percentage: a few words, no figure, no clause break.
-CAGR_GAP_RE = re.compile(r"^(?:\s*\((?P<paren>[^()]{0,40})\))?(?P<gap>[^0-9%.;!?]{0,60})$")
+# A period may sit between them: "CAGR (2025-2032) of 9%", "CAGR 2025-2034: 13.1%".
+CAGR_GAP_RE = re.compile(
+    rf"^(?:\s*\((?P<paren>[^()]{{0,40}})\)|\s+(?P<bare>{YEARISH}\s?{DASH}\s?(?:{YEARISH}|[0-9]{{2}}(?![0-9]))))?"
+    r"(?P<gap>[^0-9%.;!?]{0,60})$"
+)
 CLAUSE_BREAK_RE = re.compile(r"(?i:\b(?:and|but|while|whereas|although|however)\b)")
+# Where a clause starts, reading backwards: punctuation or a conjunction.
+CLAUSE_SPLIT_RE = re.compile(rf"[,;]|{CLAUSE_BREAK_RE.pattern}")
+# Clause boundaries around a money figure, for the deal words next to it.
+CLAUSE_BEFORE_SPLIT_RE = re.compile(r"[,;(]")
+CLAUSE_AFTER_SPLIT_RE = re.compile(r"[,;.)]")
+# A share's owner is the clause's subject: "..., while North America held a 38% share".
+OWNER_CLAUSE_SPLIT_RE = re.compile(r"[,;(]|\b(?:and|while|whereas)\b")
 # A CAGR that states a fall, written without a minus: "decline at 2.1% annually".
 DECLINE_RE = re.compile(
     r"(?<![A-Za-z])(?i:declin(?:e|es|ed|ing)|decreas(?:e|es|ed|ing)|shrink(?:s|ing)?|shrank|contraction|negative"
@@ -331,7 +371,7 @@ REACH_BEFORE_RE = re.compile(
 )
 # Other percentages that state a change, for a clear `unassigned` reason.
 CHANGE_RE = re.compile(
-    r"(?i:grow|grew|growth|rise|rose|increase|jump|surge|gain|up\s+by|down\s+by|declin|decreas|fell|fall|drop)"
+    r"(?i:grow|grew|growth|rise|rose|increase|jump|surge|gain|(?<![A-Za-z])up|(?<![A-Za-z])down|declin|decreas|fell|fall|drop)"
 )
 
 # Deals and company spending are not market figures: "a USD 150 million expansion".
@@ -341,17 +381,27 @@ DEAL_RE = re.compile(
     r"|agreement|contract\s+(?:worth|valued)|buyout)(?![A-Za-z])"
 )
 
+# A change in value is not a market size: "grew by USD 12 billion".
+INCREMENT_BEFORE_RE = re.compile(
+    r"(?<![A-Za-z])(?i:(?:grow|grew|grows|growing|rose|rise|rises|rising|increased?|increases|increasing|expand(?:s|ed|ing)?"
+    r"|declin(?:e|es|ed|ing)|fell|falls?|falling|drop(?:s|ped|ping)?|shr[ai]nk(?:s|ing)?)\s+by"
+    r"|(?:an?\s+)?(?:increase|decrease|rise|drop|decline|addition|incremental\s+growth|absolute\s+growth)\s+of"
+    r"|add(?:s|ed|ing)?)\s*$"
+)
+
 # Shares -----------------------------------------------------------------------------------
 
 # "over 60% of pharma executives": who follows "of".
 SHARE_OF_RE = re.compile(r"\s+(?i:of)\s+(?P<rest>[^.;:!?]*)")
+# "... of USD 5 billion", "... of 2024": not a population.
+NOT_A_POPULATION_RE = re.compile(r"\s*(?:[$€£₹¥]|USD|EUR|INR|[0-9])")
 # "a 38% share", "38% market share".
 SHARE_WORD_AFTER_RE = re.compile(r"\s+(?i:(?:market|revenue|volume|global|value)\s+)?(?i:share)(?![A-Za-z])")
 # "a market share of 38%".
 SHARE_WORD_BEFORE_RE = re.compile(r"(?i:share)\s+(?i:of|at|was|is|stood\s+at)\s+$")
 # A percentage followed by what people do is a survey share: "72% plan to ...".
 SURVEY_VERB_RE = re.compile(
-    r"\s+(?i:(?:of\s+(?:them|those|respondents)\s+)?(?:plan|plans|planned|say|said|expect|expected|believe|believed"
+    r"\)?\s+(?i:(?:of\s+(?:them|those|respondents)\s+)?(?:plan|plans|planned|say|said|expect|expected|believe|believed"
     r"|report|reported|consider|considered|see|saw|cite|cited|intend|intended|agree|agreed|use|prefer|preferred"
     r"|are|were|have|had|want|wanted|indicated|rate|rated|identified|named|chose|selected|outsource|outsourced))(?![A-Za-z])"
 )
@@ -365,29 +415,34 @@ SHARE_VERB_RE = re.compile(
 )
 
 # Words that end a population phrase ("pharma executives | see AI as ...").
-POPULATION_STOP = frozenset(
-    """in by for on at to from with as that who which whose and or but than said say says see sees
-    saw expect expects expected plan plans planned believe believes report reports reported are is
-    were was have has had will would could should may might can consider considers cite cited view
-    views rank ranks agree agreed use used intend intends indicated indicate now currently already
-    also still do does did according found find finds show shows showed revealed reveals suggest suggests
-    noted notes""".split()
+POPULATION_STOP = words(
+    """
+    in by for on at to from with as that who which whose and or but than said say says see sees saw
+    expect expects expected plan plans planned believe believes report reports reported are is were
+    was have has had will would could should may might can consider considers cite cited view views
+    rank ranks agree agreed use used intend intends indicated indicate now currently already also
+    still do does did according found find finds show shows showed revealed reveals suggest suggests
+    noted notes
+    """
 )
 
 # Verbs that end a population after a plural noun ("biotech start-ups | own facilities").
-POPULATION_VERBS = frozenset(
-    """own run operate plan see use rely outsource prefer want need expect view believe consider report say
-    cite rate rank agree favor favour keep hold face lack spend invest intend anticipate already now
-    currently still remain control""".split()
+POPULATION_VERBS = words(
+    """
+    own run operate plan see use rely outsource prefer want need expect view believe consider report
+    say cite rate rank agree favor favour keep hold face lack spend invest intend anticipate already
+    now currently still remain control
+    """
 )
 
 # Markets ----------------------------------------------------------------------------------
 
 # Head nouns that name a market; a "market" followed by these words is not one.
 MARKET_HEAD_RE = re.compile(
-    r"(?<![A-Za-z-])(?i:market|industry|segment|sector)(?![A-Za-z-])"
+    r"(?<![A-Za-z-])(?i:market|industry|segment|sector|business)(?![A-Za-z-])"
     r"(?!\s+(?i:shocks?|leaders?|players?|participants?|conditions?|dynamics|access|entry|research|forces"
-    r"|trends?|analysis|report|study|intelligence|demand|needs|pressures?|authoriz|approvals?|launch))"
+    r"|trends?|analysis|report|study|intelligence|demand|needs|pressures?|authoriz|approvals?|launch"
+    r"|models?|units?|development|case|lines?))"
 )
 # Words the extractor treats as one: long forms with a standard acronym, parentheticals.
 LONG_FORM_WORDS: dict[str, str] = {
@@ -402,13 +457,46 @@ NP_TOKEN_RE = re.compile(
     "|".join(f"(?P<lf{i}>(?i:{p}))" for i, p in enumerate(LONG_FORM_WORDS)) + r"|\([^()]*\)|[^\s()]+"
 )
 # Words that end a market's noun phrase when reading backwards from the head noun.
-NP_BOUNDARY = frozenset(
-    """the a an this that these those its their our his her of in for to from by with at on as into
-    is was are were be been being will would said says while whereas where which who and or but than
+NP_BOUNDARY = words(
+    """
+    the a an this that these those its their our his her of in for to from by with at on as into is
+    was are were be been being will would said says while whereas where which who and or but than
     overall total entire whole broader wider whose according alone within across per also has have
-    had s if when whether so such both each every other another same own""".split()
+    had s if when whether so such both each every other another same own billion million trillion
+    thousand bn mn usd eur inr gbp
+    """
+)
+# Words that name no market: a fallback subject made only of these gets "market-pN".
+GENERIC_SUBJECT_WORDS = words(
+    """
+    market markets size share value revenue revenues sales cagr key takeaways total overall the
+    """
 )
 NP_POSSESSIVE = frozenset({"its", "their"})
+# Gerunds that are nouns in a market's name ("contract manufacturing market").
+NOUN_GERUNDS = words(
+    """
+    manufacturing outsourcing packaging testing processing filling compounding sequencing screening
+    engineering marketing licensing printing pricing
+    """
+)
+# Words that open a sentence before its subject ("In 2024, Lonza ...").
+SUBJECT_SKIP = words(
+    """
+    the in by at for according this these its it our we a an as with from over during while however
+    """
+)
+# Initialisms keep their dots inside a market's name: "U.S.", "U.K.".
+INITIALISM_RE = re.compile(r"(?:[A-Z]\.){2,}")
+POSSESSIVE_RE = re.compile(r"['’]s$")
+NOT_SLUG_CHARS_RE = re.compile(r"[^a-z0-9-]+")
+HYPHENS_RE = re.compile(r"-+")
+LEADING_ARTICLE_RE = re.compile(r"^(?i:the)\s+")
+# "the market for peptide therapeutics"; "the CDMO market in India".
+MARKET_FOR_RE = re.compile(r"\s+(?i:for|of)\s+")
+MARKET_IN_PLACE_RE = re.compile(r"\s+(?i:in)\s+(?:the\s+)?(?P<r>[A-Z][\w.\-]*(?:\s+[A-Z][\w.\-]*)?)")
+# "In India, the pharma market ...": a region that opens the sentence.
+LEADING_PLACE_RE = re.compile(r"\s*(?i:in)\s+(?P<r>[A-Z][\w.\- ]{1,25}?),")
 # Slug words: synonyms and demonyms folded, so "Indian pharmaceutical" and "India's pharma"
 # give the same market id.
 SLUG_WORDS: dict[str, str] = {
@@ -524,11 +612,23 @@ DURATION_AFTER_RE = re.compile(r"^[-\s]?(?i:years?|months?|weeks?|days?|decades?
 MULTIPLE_AFTER_RE = re.compile(r"^\s?(?:x|times|-fold|fold)(?![A-Za-z])")
 YEAR_TOKEN_RE = re.compile(r"(?:19|20)[0-9]{2}")
 
+# Source metadata ---
+
+# A publication date the loader accepts: a year or an ISO date.
+PUBLISHED_RE = re.compile(r"^[0-9]{4}(?:-[0-9]{2}(?:-[0-9]{2})?)?$")
+PRESS_RELEASE_RE = re.compile(
+    r"(?i:PR\s?Newswire|Business\s?Wire|GLOBE\s?NEWSWIRE|ACCESSWIRE|EIN\s+Presswire|press\s+release)"
+)
+
 # Sentences and paragraphs -----------------------------------------------------------------
 
 # Abbreviations whose period does not end a sentence.
-ABBREVIATIONS = frozenset(
-    """rs approx est inc ltd co corp plc llc e.g i.e vs no nos fig figs p pp mr mrs ms dr st jan feb
-    mar apr jun jul aug sep sept oct nov dec u.s u.k u.s.a etc al cf ca""".split()
+ABBREVIATIONS = words(
+    """
+    rs approx est inc ltd co corp plc llc e.g i.e vs no nos fig figs p pp mr mrs ms dr st jan feb
+    mar apr jun jul aug sep sept oct nov dec u.s u.k u.s.a etc al cf ca
+    """
 )
+LINE_RE = re.compile(r"[^\n]+")
+WORD_RE = re.compile(r"\S+")
 SENTENCE_END_RE = re.compile(r"[.!?][\"”’')\]]*\s+(?=[\"“‘'(\[]?[A-Z0-9•\-–])")

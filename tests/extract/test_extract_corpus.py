@@ -1,6 +1,7 @@
 """The extractor on sentences written for these tests: exact figures per case, and overall
 precision and recall (reproduce: ``python -m cdmo_pipeline.extract.evaluate tests/extract/corpus.yaml``)."""
 
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -11,8 +12,15 @@ from cdmo_pipeline.extract.evaluate import expected_figures, figures, load, run_
 
 HERE = Path(__file__).resolve().parent
 CASES = load(HERE / "corpus.yaml")
-HELD_OUT = load(HERE / "holdout.yaml")
+HELD_OUT = load(HERE / "holdout.yaml") + load(HERE / "holdout2.yaml")
 COMPARED = ("role", "value", "year", "scale", "currency", "qualifier")
+BY_ID = {c["id"]: c for c in CASES + HELD_OUT}
+
+
+@cache
+def draft(case_id: str) -> dict[str, Any]:
+    """Each case is extracted once for all the tests that look at it."""
+    return run_case(BY_ID[case_id])
 
 
 def _comparable(found: list[dict[str, Any]], want: list[dict[str, Any]]) -> tuple[list, list]:
@@ -36,7 +44,7 @@ def test_corpus_is_large_and_varied() -> None:
 
 @pytest.mark.parametrize("case", CASES, ids=[c["id"] for c in CASES])
 def test_case_figures_exact(case: dict[str, Any]) -> None:
-    doc = run_case(case)
+    doc = draft(case["id"])
     found, want = _comparable(figures(doc), expected_figures(case))
     assert found == want
     unassigned = [u["literal"] for u in doc["unassigned"]]
@@ -49,7 +57,7 @@ def test_case_figures_exact(case: dict[str, Any]) -> None:
 
 @pytest.mark.parametrize("case", CASES + HELD_OUT, ids=[c["id"] for c in CASES + HELD_OUT])
 def test_every_number_accounted_for(case: dict[str, Any]) -> None:
-    doc = run_case(case)
+    doc = draft(case["id"])
     assert coverage(case["text"], doc) == []
     # ... and every locator quotes the text it points at, in at most 15 words.
     for item in [*doc["claims"], *doc["unassigned"], *doc["ignored"]]:
@@ -60,13 +68,13 @@ def test_every_number_accounted_for(case: dict[str, Any]) -> None:
 
 
 def test_precision_and_recall() -> None:
-    s = score(CASES)
+    s = score(CASES, lambda c: draft(c["id"]))
     assert s.precision == 1.0, s.inventions
     assert s.recall >= 0.95, s.misses
 
 
 def test_held_out_precision_and_recall() -> None:
     """Sentences written after the grammar was finished, never tuned against."""
-    s = score(HELD_OUT)
+    s = score(HELD_OUT, lambda c: draft(c["id"]))
     assert s.precision >= 0.95, s.inventions
     assert s.recall >= 0.9, s.misses

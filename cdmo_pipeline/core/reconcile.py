@@ -1,0 +1,298 @@
+"""Reconcile sources: compare figures across publishers, and trace where a claim came from.
+
+- ``cross_source``: for each comparable market and year that at least two sources speak of,
+  every source's figure beside the group's min / median / max, with the spread and each
+  source's deviation from the median. The range is that of the sources defining the market
+  as the group does (latest editions only); markets a publisher defines differently
+  (``comparable_to``) and superseded editions are listed against it but not counted.
+- ``claim_origins``: for each claim of an article (a source that is not a market-research
+  publisher's report), the published figures it reproduces within rounding — a value in the
+  same year inside the interval the claim's literal stands for, a CAGR inside the stated
+  CAGR's interval (over the same period when both state one) — ranked by how much of the
+  claim they explain. A claim whose parts are best explained by different sources combines
+  them.
+
+All of it is merges and group-bys over whole frames.
+"""
+
+import numpy as np
+import pandas as pd
+
+from cdmo_pipeline.core.projections import ENDPOINTS
+
+PUBLISHER_KINDS = ("report", "press_release")
+VALUE_ROLES = ("start", "point", "end")
+# Order in which equally good origins are listed: the publisher's report before its press
+# release, before a secondary article repeating it.
+KIND_PRIORITY = {"report": 0, "press_release": 1, "survey": 2, "article": 3}
+MAX_ORIGINS = 10
+STATED, PROJECTED = "stated", "projected"
+
+CROSS_SOURCE_COLUMNS = [
+    "market_id",
+    "currency",
+    "year",
+    "basis",
+    "source_id",
+    "claim_id",
+    "source_market_id",
+    "publisher",
+    "kind",
+    "is_publisher",
+    "superseded",
+    "same_definition",
+    "counted",
+    "confidence",
+    "value",
+    "low",
+    "high",
+    "n_sources",
+    "min",
+    "median",
+    "max",
+    "spread_pct",
+    "deviation_pct",
+]
+
+ORIGIN_COLUMNS = [
+    "claim_id",
+    "source_id",
+    "market_id",
+    "rank",
+    "matched_claim_id",
+    "matched_source_id",
+    "matched_publisher",
+    "parts_matched",
+    "n_parts_matched",
+    "n_parts",
+    "score",
+    "explanation",
+    "combines",
+    "summary",
+]
+
+
+def comparison_market(markets: pd.DataFrame) -> pd.Series:
+    """market_id -> the market it is compared as (its ``comparable_to``, else itself)."""
+    m = markets.set_index("market_id")
+    return m["comparable_to"].where(m["comparable_to"].notna(), pd.Series(m.index, index=m.index))
+
+
+def superseded_sources(sources: pd.DataFrame) -> set[str]:
+    """Sources whose report has a later edition (by publication date, then edition)."""
+    editions = sources.dropna(subset=["report"]).sort_values(["report", "published", "edition"], kind="stable")
+    latest = editions.groupby("report").tail(1)["source_id"]
+    return set(editions["source_id"]) - set(latest)
+
+
+def _source_meta(sources: pd.DataFrame) -> pd.DataFrame:
+    meta = sources.set_index("source_id")[["publisher", "kind", "published_year", "confidence"]].copy()
+    meta["is_publisher"] = meta["kind"].isin(PUBLISHER_KINDS)
+    meta["superseded"] = meta.index.isin(superseded_sources(sources))
+    return meta
+
+
+def preferred_paths(projections: pd.DataFrame) -> pd.DataFrame:
+    """One projected path per claim: basis endpoints when it has one, else stated_cagr."""
+    p = projections.loc[~projections["is_extrapolated"]]
+    has_endpoints = set(p.loc[p["basis"] == ENDPOINTS, "claim_id"])
+    keep = (p["basis"] == ENDPOINTS) | ~p["claim_id"].isin(has_endpoints)
+    return p.loc[keep]
+
+
+def cross_source(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Every source's figure per comparable market and year, beside the group's range."""
+    group = comparison_market(tables["markets"])
+    claims = tables["claims"].set_index("claim_id")[["market_id", "currency"]]
+    meta = _source_meta(tables["sources"])
+
+    figures = tables["figures"]
+    stated = figures.loc[figures["role"].isin(VALUE_ROLES) & figures["year"].notna()]
+    stated = stated[["source_id", "claim_id", "year", "value", "low", "high"]].assign(basis=STATED)
+    paths = preferred_paths(tables["projections"])
+    projected = paths.rename(columns={"central": "value"})[["source_id", "claim_id", "year", "value", "low", "high"]]
+    rows = pd.concat([stated, projected.assign(basis=PROJECTED)], ignore_index=True)
+    # A claim stating two points in one year cannot happen (validation); one value per claim.
+    rows = rows.drop_duplicates(["claim_id", "year", "basis"])
+    rows = rows.join(claims, on="claim_id").dropna(subset=["market_id"])
+    rows["source_market_id"] = rows["market_id"]
+    rows["market_id"] = rows["market_id"].map(group)
+    rows = rows.join(meta, on="source_id")
+    rows["year"] = rows["year"].astype("int64")
+
+    keys = ["market_id", "currency", "year", "basis"]
+    # The range is that of sources defining the market as the group does, latest editions
+    # only; comparable definitions and older editions are listed against it, not counted.
+    rows["same_definition"] = rows["source_market_id"] == rows["market_id"]
+    rows["counted"] = rows["same_definition"] & ~rows["superseded"]
+    counted = rows.loc[rows["counted"]]
+    stats = counted.groupby(keys).agg(
+        n_sources=("source_id", "nunique"), min=("value", "min"), median=("value", "median"), max=("value", "max")
+    )
+    stats = stats.loc[stats["n_sources"] >= 2]
+    out = rows.join(stats, on=keys, how="inner")
+    out["spread_pct"] = (out["max"] - out["min"]) / out["median"] * 100.0
+    out["deviation_pct"] = (out["value"] - out["median"]) / out["median"] * 100.0
+    out["n_sources"] = out["n_sources"].astype("int64")
+    for col in ("confidence", "publisher", "kind", "currency"):
+        out[col] = out[col].astype(object).where(out[col].notna(), None)
+    for col in ("is_publisher", "superseded", "same_definition", "counted"):
+        out[col] = out[col].astype(bool)
+    out = out.sort_values(["market_id", "basis", "year", "value", "source_id"], kind="stable")
+    return out[CROSS_SOURCE_COLUMNS].reset_index(drop=True)
+
+
+def _parts(tables: dict[str, pd.DataFrame], subject_sources: set[str], meta: pd.DataFrame) -> pd.DataFrame:
+    """The figures of subject claims to explain: values (each reading of "current") and CAGRs."""
+    f = tables["figures"]
+    f = f.loc[f["source_id"].isin(subject_sources) & f["role"].isin([*VALUE_ROLES, "cagr"])].copy()
+    f["part"] = np.where(
+        f["role"] == "cagr",
+        "CAGR " + f["literal"].astype(str) + "%",
+        f["literal"].astype(str) + " (" + f["year_as_written"].fillna("").astype(str) + ")",
+    )
+    pub = f["source_id"].map(meta["published_year"])
+    current = f["year_as_written"].eq("current").to_numpy()
+    # A claim's "current" may have been copied from a figure dated either reading.
+    alt = f.loc[current].assign(year=pub[current] - 1)
+    main = f.assign(year=np.where(current, pub, f["year"]))
+    return pd.concat([main, alt], ignore_index=True)
+
+
+def claim_origins(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """For each article claim, the published claims that reproduce its figures, ranked."""
+    meta = _source_meta(tables["sources"])
+    subject_sources = set(meta.index[~meta["is_publisher"]])
+    group = comparison_market(tables["markets"])
+    claims = tables["claims"].set_index("claim_id")
+    parts = _parts(tables, subject_sources, meta)
+    if parts.empty:
+        return _empty_origins()
+    parts["group"] = parts["claim_id"].map(claims["market_id"]).map(group)
+    parts["currency"] = parts["claim_id"].map(claims["currency"])
+    parts["published_year"] = parts["source_id"].map(meta["published_year"])
+
+    cand = tables["figures"].loc[tables["figures"]["role"].isin([*VALUE_ROLES, "cagr"])].copy()
+    cand["group"] = cand["claim_id"].map(claims["market_id"]).map(group)
+    cand["currency"] = cand["claim_id"].map(claims["currency"])
+    cand["cand_published_year"] = cand["source_id"].map(meta["published_year"])
+    cand = cand.rename(columns={c: f"cand_{c}" for c in ("source_id", "claim_id", "literal", "value", "year", "period_from", "period_to")})
+    cand["is_cagr"] = cand["role"] == "cagr"
+    parts["is_cagr"] = parts["role"] == "cagr"
+
+    on = ["group", "currency", "is_cagr"]
+    pairs = parts.merge(cand[[*on, *(c for c in cand.columns if c.startswith("cand_"))]], on=on)
+    pairs = pairs.loc[(pairs["cand_source_id"] != pairs["source_id"]) & (pairs["cand_published_year"] <= pairs["published_year"])]
+    inside = _within(pairs["cand_value"], pairs)
+    same_year = pairs["is_cagr"] | (pairs["cand_year"].astype("Float64") == pairs["year"].astype("Float64")).fillna(False)
+    both_periods = pairs["period_from"].notna() & pairs["cand_period_from"].notna()
+    same_period = ~both_periods | (
+        (pairs["period_from"].astype("Float64") == pairs["cand_period_from"].astype("Float64"))
+        & (pairs["period_to"].astype("Float64") == pairs["cand_period_to"].astype("Float64"))
+    ).fillna(False)
+    matched = pairs.loc[inside & same_year.to_numpy(bool) & (~pairs["is_cagr"] | same_period).to_numpy(bool)].copy()
+    if matched.empty:
+        return _empty_origins()
+    matched["closeness"] = (matched["cand_value"] - matched["value"]).abs() / matched["value"].abs().clip(lower=1e-9)
+    as_written = matched["cand_literal"].astype(str).str.rstrip("%")
+    matched["match_text"] = matched["part"] + " as " + as_written + np.where(matched["is_cagr"], "%", "")
+    # One explanation per (subject part, candidate claim): the closest figure.
+    matched = matched.sort_values("closeness").drop_duplicates(["claim_id", "part", "cand_claim_id"])
+
+    n_parts = parts.groupby("claim_id")["part"].nunique()
+    per = matched.groupby(["claim_id", "cand_claim_id"]).agg(
+        n_parts_matched=("part", "nunique"),
+        closeness=("closeness", "mean"),
+        parts_matched=("part", lambda s: ", ".join(sorted(s))),
+        explanation=("match_text", lambda s: "reproduces " + "; ".join(sorted(s))),
+        matched_source_id=("cand_source_id", "first"),
+    )
+    per = per.reset_index()
+    per["n_parts"] = per["claim_id"].map(n_parts).astype("int64")
+    per["score"] = per["n_parts_matched"] / per["n_parts"]
+    per["_kind"] = per["matched_source_id"].map(meta["kind"]).map(KIND_PRIORITY).fillna(9)
+    per = per.sort_values(["claim_id", "score", "_kind", "closeness", "matched_source_id"], ascending=[True, False, True, True, True])
+    per["rank"] = per.groupby("claim_id").cumcount() + 1
+    per = per.loc[per["rank"] <= MAX_ORIGINS]
+    per["explanation"] = per["explanation"] + _missing_notes(per, parts, matched, tables["projections"])
+
+    summary, combines = _summaries(per, matched, meta)
+    per["summary"] = per["claim_id"].map(summary)
+    per["combines"] = per["claim_id"].map(combines).astype(bool)
+    per["source_id"] = per["claim_id"].map(claims["source_id"])
+    per["market_id"] = per["claim_id"].map(claims["market_id"])
+    per["matched_publisher"] = per["matched_source_id"].map(meta["publisher"])
+    per = per.rename(columns={"cand_claim_id": "matched_claim_id"})
+    per["n_parts_matched"] = per["n_parts_matched"].astype("int64")
+    per["rank"] = per["rank"].astype("int64")
+    for col in ("market_id", "matched_publisher"):
+        per[col] = per[col].astype(object).where(per[col].notna(), None)
+    return per[ORIGIN_COLUMNS].reset_index(drop=True)
+
+
+def _within(values: pd.Series, p: pd.DataFrame) -> np.ndarray:
+    """Whether each candidate value lies in the subject literal's interval (open ends kept)."""
+    v = values.to_numpy(float)
+    lo, hi = p["low"].to_numpy(float), p["high"].to_numpy(float)
+    above = np.where(p["low_open"].to_numpy(bool), v > lo, v >= lo)
+    below = np.where(p["high_open"].to_numpy(bool), v < hi, v <= hi)
+    return above & below
+
+
+def _missing_notes(per: pd.DataFrame, parts: pd.DataFrame, matched: pd.DataFrame, projections: pd.DataFrame) -> pd.Series:
+    """For a subject value a candidate does not reproduce: where the candidate's own path is."""
+    values = parts.loc[parts["role"].isin(VALUE_ROLES) & ~parts["year_as_written"].eq("current")]
+    values = values[["claim_id", "part", "year", "literal", "value"]].drop_duplicates(["claim_id", "part"])
+    pairs = per[["claim_id", "cand_claim_id"]].merge(values, on="claim_id")
+    got = matched[["claim_id", "cand_claim_id", "part"]].assign(hit=True)
+    pairs = pairs.merge(got, on=["claim_id", "cand_claim_id", "part"], how="left")
+    pairs = pairs.loc[pairs["hit"].isna()]
+    paths = preferred_paths(projections)[["claim_id", "year", "central"]].rename(columns={"claim_id": "cand_claim_id"})
+    pairs = pairs.merge(paths, on=["cand_claim_id", "year"])
+    if pairs.empty:
+        return pd.Series("", index=per.index)
+    pairs["note"] = (
+        "its own path reaches "
+        + pairs["central"].round(1).map(lambda x: f"{x:g}")
+        + " in "
+        + pairs["year"].astype(int).astype(str)
+        + ", not "
+        + pairs["literal"].astype(str)
+    )
+    notes = pairs.groupby(["claim_id", "cand_claim_id"])["note"].agg("; ".join)
+    keys = pd.MultiIndex.from_frame(per[["claim_id", "cand_claim_id"]])
+    found = notes.reindex(keys).to_numpy(dtype=object)
+    return pd.Series(["" if pd.isna(n) else f"; {n}" for n in found], index=per.index)
+
+
+def _summaries(per: pd.DataFrame, matched: pd.DataFrame, meta: pd.DataFrame) -> tuple[dict[str, str], dict[str, bool]]:
+    """Per subject claim: traced to one source, or a combination of several (greedy cover)."""
+    summary: dict[str, str] = {}
+    combines: dict[str, bool] = {}
+    parts_of = matched.groupby(["claim_id", "cand_claim_id"])["part"].agg(set)
+    for claim_id, ranked in per.groupby("claim_id", sort=False):  # one iteration per article claim
+        wanted = set().union(*(parts_of[(claim_id, c)] for c in ranked["cand_claim_id"]))
+        chosen: list[tuple[str, set[str]]] = []
+        covered: set[str] = set()
+        for cand, source in zip(ranked["cand_claim_id"], ranked["matched_source_id"], strict=True):
+            new = parts_of[(claim_id, cand)] - covered
+            if new:
+                chosen.append((source, new))
+                covered |= new
+            if covered == wanted:
+                break
+        first_source = chosen[0][0]
+        publisher = meta.loc[first_source, "publisher"]
+        if len(chosen) == 1:
+            summary[claim_id] = f"traced to {publisher} ({first_source}): {', '.join(sorted(chosen[0][1]))}"
+            combines[claim_id] = False
+        else:
+            pieces = [f"{meta.loc[s, 'publisher']} ({s}) for {', '.join(sorted(p))}" for s, p in chosen]
+            summary[claim_id] = "combines " + " and ".join(pieces)
+            combines[claim_id] = True
+    return summary, combines
+
+
+def _empty_origins() -> pd.DataFrame:
+    out = pd.DataFrame({c: pd.Series(dtype=object) for c in ORIGIN_COLUMNS})
+    return out.astype({"rank": "int64", "n_parts_matched": "int64", "n_parts": "int64", "score": float, "combines": bool})

@@ -1,0 +1,97 @@
+"""Published views: fixed SQL over the published tables (no user strings in it)."""
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class View:
+    name: str
+    sql: str
+    description: str
+
+
+ARTICLE_VS_PUBLISHERS = View(
+    "article_vs_publishers",
+    """
+    WITH publishers AS (
+        SELECT market_id, currency, year, basis,
+               count(DISTINCT source_id) AS n_publishers,
+               min(value) AS publishers_min, median(value) AS publishers_median, max(value) AS publishers_max
+        FROM cross_source
+        WHERE is_publisher AND counted
+        GROUP BY market_id, currency, year, basis
+    )
+    SELECT a.market_id, a.currency, a.year, a.basis, a.source_id, a.claim_id,
+           a.source_market_id, a.value, a.low, a.high,
+           p.n_publishers, p.publishers_min, p.publishers_median, p.publishers_max,
+           (a.value - p.publishers_median) / p.publishers_median * 100 AS deviation_from_publishers_pct,
+           a.high >= p.publishers_min AND a.low <= p.publishers_max AS within_publishers_range
+    FROM cross_source AS a
+    JOIN publishers AS p USING (market_id, currency, year, basis)
+    WHERE NOT a.is_publisher
+    ORDER BY a.market_id, a.basis, a.year, a.source_id
+    """,
+    "Per market and year: each article's figure beside the range of the market-research publishers",
+)
+
+REVISIONS = View(
+    "revisions",
+    """
+    WITH editions AS (
+        SELECT source_id, report, edition, published FROM sources
+        WHERE report IN (SELECT report FROM sources WHERE report IS NOT NULL GROUP BY report HAVING count(*) > 1)
+    ),
+    paths AS (  -- each claim's path: basis endpoints when it has one, else stated_cagr
+        SELECT p.* FROM projections AS p
+        WHERE NOT p.is_extrapolated
+          AND (p.basis = 'endpoints'
+               OR NOT EXISTS (SELECT 1 FROM projections AS q WHERE q.claim_id = p.claim_id AND q.basis = 'endpoints'))
+    ),
+    stated AS (SELECT claim_id, year, literal, value FROM figures WHERE role IN ('start', 'point', 'end')),
+    rows AS (
+        SELECT e.report, e.edition, e.source_id, e.published, c.market_id, 'value' AS quantity, p.year,
+               NULL::BIGINT AS period_from, NULL::BIGINT AS period_to,
+               f.literal, coalesce(f.value, p.central) AS value, f.literal IS NOT NULL AS is_stated
+        FROM editions AS e
+        JOIN claims AS c USING (source_id)
+        JOIN paths AS p USING (claim_id)
+        LEFT JOIN stated AS f ON f.claim_id = p.claim_id AND f.year = p.year
+        UNION ALL
+        SELECT e.report, e.edition, e.source_id, e.published, c.market_id, 'cagr', NULL, f.period_from, f.period_to,
+               f.literal, f.value, TRUE
+        FROM editions AS e
+        JOIN claims AS c USING (source_id)
+        JOIN figures AS f ON f.claim_id = c.claim_id AND f.role = 'cagr'
+    ),
+    ordered AS (
+        SELECT *, dense_rank() OVER (PARTITION BY report ORDER BY published, edition) AS edition_no FROM rows
+    )
+    SELECT report, market_id, quantity, year, period_from, period_to, edition_no, edition, source_id, published,
+           literal, value, is_stated,
+           lag(edition) OVER w AS previous_edition,
+           lag(literal) OVER w AS previous_literal,
+           lag(value) OVER w AS previous_value,
+           value - lag(value) OVER w AS change,
+           (value / lag(value) OVER w - 1) * 100 AS change_pct
+    FROM ordered
+    WINDOW w AS (PARTITION BY report, market_id, quantity, year ORDER BY edition_no)
+    ORDER BY report, market_id, quantity, year NULLS FIRST, edition_no
+    """,
+    "How each year's figure (stated, or on the edition's path) and the CAGR moved between editions of a report",
+)
+
+CROSS_SOURCE_SUMMARY = View(
+    "cross_source_summary",
+    """
+    SELECT market_id, currency, year, basis, any_value(n_sources) AS n_sources,
+           any_value(min) AS min, any_value(median) AS median, any_value(max) AS max,
+           any_value(spread_pct) AS spread_pct,
+           string_agg(source_id, ', ' ORDER BY value) FILTER (WHERE counted) AS sources
+    FROM cross_source
+    GROUP BY market_id, currency, year, basis
+    ORDER BY market_id, basis, year
+    """,
+    "One row per comparable market, year and basis: the sources' range and spread",
+)
+
+VIEWS: tuple[View, ...] = (ARTICLE_VS_PUBLISHERS, REVISIONS, CROSS_SOURCE_SUMMARY)

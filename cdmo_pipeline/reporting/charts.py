@@ -1,0 +1,209 @@
+"""Projection charts: per market, every source's path, band and stated figures, as PNG.
+
+Drawn on matplotlib's Agg canvas through ``Figure`` objects, never through pyplot: no global
+backend or figure registry is touched, so this is safe in a Dagster worker, a thread, or a
+notebook that uses another backend. PNGs are written without the "Software" text chunk, the
+only thing that could vary between runs: the same tables give the same bytes.
+"""
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from matplotlib import colormaps
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.colors import to_hex
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+from matplotlib.ticker import MaxNLocator
+
+from cdmo_pipeline.reporting.report import TablesLike, as_tables, is_primary, ordered_sources, source_label
+
+VALUE_ROLES = ("start", "point", "end")
+PRIMARY_COLOUR = "#111111"  # the audited article, in black, above the reports
+DPI = 110
+_RC = {"font.family": "DejaVu Sans", "font.size": 8}
+
+
+def _palette(n: int) -> list[str]:
+    """Distinct colours for the reports: tab20's strong tones, then its light ones, without its
+    greys (too close to the article's black)."""
+    tab20 = [to_hex(c) for c in colormaps["tab20"].colors]  # type: ignore[attr-defined]
+    base = [c for i, c in enumerate(tab20[0::2] + tab20[1::2]) if i not in (7, 17)]
+    return [base[i % len(base)] for i in range(n)]
+
+
+def chart_file_name(market_id: str) -> str:
+    return f"projections_{market_id}.png"
+
+
+def projection_chart(tables: TablesLike, market_id: str) -> bytes:
+    """PNG of one market's projections: each claim's central path (solid on the stated values,
+    dashed on the stated CAGR), its low–high band shaded, the stated figures as points (ranges
+    as error bars; ▲ for "over", ▼ for "nearly"), each source its own colour."""
+    t = as_tables(tables)
+    proj = t["projections"]
+    proj = proj.loc[proj["market_id"] == market_id]
+    if proj.empty:
+        raise ValueError(f"no projections for market {market_id!r}")
+    markets = t["markets"].set_index("market_id")
+    label = str(markets["label"].get(market_id, market_id))
+    sources = ordered_sources(t["sources"])
+    sources = sources.loc[sources["source_id"].isin(proj["source_id"])]
+    names = source_label(sources)
+    primary = is_primary(sources).to_numpy()
+    colours = dict(
+        zip(
+            sources["source_id"],
+            np.where(primary, PRIMARY_COLOUR, _palette(len(sources))),
+            strict=True,
+        )
+    )
+
+    fig = Figure(figsize=(11.5, 6.2), dpi=DPI)
+    FigureCanvasAgg(fig)
+    ax = fig.add_axes((0.065, 0.13, 0.6, 0.78))
+    proj = proj.sort_values(["claim_id", "basis", "year"])
+    for (claim_id, basis), g in proj.groupby(["claim_id", "basis"], sort=True):
+        colour = colours[g["source_id"].iat[0]]
+        endpoints = basis == "endpoints"
+        has_endpoints = (proj.loc[proj["claim_id"] == claim_id, "basis"] == "endpoints").any()
+        x = g["year"].to_numpy(int)
+        article = colour == PRIMARY_COLOUR
+        width = 2.0 if article else 1.3
+        z = 3 if article else 2  # the audited article's paths above the reports'
+
+        # The stated-CAGR band is drawn only when it is the claim's only path: two bands per
+        # claim would bury the chart.
+        if endpoints or not has_endpoints:
+            ax.fill_between(
+                x, g["low"].to_numpy(float), g["high"].to_numpy(float), color=colour, alpha=0.13, lw=0, zorder=z
+            )
+        own = ~g["is_extrapolated"].to_numpy(bool)
+        style = "-" if endpoints else "--"
+        ax.plot(x[own], g["central"].to_numpy(float)[own], style, color=colour, lw=width, alpha=0.95, zorder=z)
+        if (~own).any():
+            # Extrapolated years, dotted, starting from the last own year so the line is continuous.
+            tail = np.append(np.flatnonzero(own)[-1:], np.flatnonzero(~own))
+            ax.plot(x[tail], g["central"].to_numpy(float)[tail], ":", color=colour, lw=width, zorder=z)
+
+    figs = _stated_values(t, proj["claim_id"].unique())
+    for sid, g in figs.groupby("source_id", sort=True):
+        colour = colours.get(sid, PRIMARY_COLOUR)
+        _points(ax, g, colour, 6 if colour == PRIMARY_COLOUR else 4)
+
+    ax.set_title(f"{label}: projections by source", fontsize=12, loc="left", pad=10)
+    currencies = proj["currency"].dropna().unique()
+    ax.set_ylabel(f"{currencies[0]} bn" if len(currencies) == 1 else "bn (currency of each claim)")
+    ax.set_xlabel("Year")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.grid(True, color="#dddddd", lw=0.6)
+    ax.set_axisbelow(True)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+
+    handles = [Line2D([], [], color=colours[s], lw=2.5) for s in sources["source_id"]]
+    src_legend = ax.legend(
+        handles,
+        [names[s] for s in sources["source_id"]],
+        title="Source",
+        loc="upper left",
+        bbox_to_anchor=(1.02, 1.0),
+        fontsize=7,
+        title_fontsize=8,
+        frameon=False,
+    )
+    src_legend._legend_box.align = "left"  # titles flush with the entries
+    ax.add_artist(src_legend)
+    # The key lists only what this chart draws.
+    grey = "#555555"
+    kinds = _point_kinds(figs)
+    key = [
+        (proj["basis"].eq("endpoints").any(), Line2D([], [], color=grey, lw=1.6), "path on the stated values"),
+        (proj["basis"].eq("stated_cagr").any(), Line2D([], [], color=grey, lw=1.3, ls="--"), "path on the stated CAGR"),
+        (proj["is_extrapolated"].any(), Line2D([], [], color=grey, lw=1.3, ls=":"), "extrapolated"),
+        (True, Patch(color=grey, alpha=0.25, lw=0), "low–high band"),
+        (kinds["plain"].any(), Line2D([], [], color=grey, marker="o", ls="", ms=5), "stated value"),
+        (kinds["floor"].any(), Line2D([], [], color=grey, marker="^", ls="", ms=5), "stated floor (over, at least)"),
+        (kinds["ceiling"].any(), Line2D([], [], color=grey, marker="v", ls="", ms=5), "stated ceiling (nearly, under)"),
+        (kinds["range"].any(), Line2D([], [], color=grey, marker="s", ls="", ms=4), "stated range"),
+    ]
+    shown = [(h, txt) for cond, h, txt in key if cond]
+    ax.legend(
+        [h for h, _ in shown],
+        [txt for _, txt in shown],
+        loc="lower left",
+        bbox_to_anchor=(1.02, 0.0),
+        fontsize=7,
+        frameon=False,
+    )
+
+    missing = _not_drawn(t, market_id, set(proj["claim_id"]))
+    if missing:
+        fig.text(0.065, 0.015, "Not drawn (a single value, no growth rate): " + missing, fontsize=7, color=grey)
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=DPI, metadata={"Software": None})
+    return buf.getvalue()
+
+
+def _stated_values(t: dict[str, pd.DataFrame], claim_ids: np.ndarray) -> pd.DataFrame:
+    f = t["figures"]
+    f = f.loc[f["claim_id"].isin(claim_ids) & f["role"].isin(VALUE_ROLES) & f["year"].notna()]
+    return f.assign(year=f["year"].astype(int))
+
+
+def _point_kinds(g: pd.DataFrame) -> dict[str, np.ndarray]:
+    """How each stated value is marked: a range, a floor ("over"), a ceiling ("nearly"), or plain."""
+    is_range = g["is_range"].to_numpy(bool)
+    floor = ~is_range & (g["low_open"].to_numpy(bool) | (g["qualifier"] == "at least").to_numpy(bool))
+    ceiling = ~is_range & ~floor & g["high_open"].to_numpy(bool)
+    return {"range": is_range, "floor": floor, "ceiling": ceiling, "plain": ~(is_range | floor | ceiling)}
+
+
+def _points(ax: object, g: pd.DataFrame, colour: str, z: int) -> None:
+    """A source's stated values: ranges as error bars, one-sided qualifiers as ▲/▼."""
+    k = _point_kinds(g)
+    is_range, floor, ceiling, plain = k["range"], k["floor"], k["ceiling"], k["plain"]
+    x, v = g["year"].to_numpy(int), g["value"].to_numpy(float)
+    kw = {"color": colour, "zorder": z, "markeredgecolor": "white", "markeredgewidth": 0.6, "ls": ""}
+    for mask, marker, size in ((plain, "o", 5.5), (floor, "^", 6.5), (ceiling, "v", 6.5)):
+        if mask.any():
+            ax.plot(x[mask], v[mask], marker=marker, ms=size, **kw)  # type: ignore[attr-defined]
+    if is_range.any():
+        err = np.vstack([v - g["low"].to_numpy(float), g["high"].to_numpy(float) - v])[:, is_range]
+        ax.errorbar(  # type: ignore[attr-defined]
+            x[is_range], v[is_range], yerr=err, fmt="s", ms=4.5, color=colour, capsize=3, lw=1.2, zorder=z
+        )
+
+
+def _not_drawn(t: dict[str, pd.DataFrame], market_id: str, drawn: set[str]) -> str:
+    """Claims of the market with no projection (a lone value), named so the chart hides nothing."""
+    claims = t["claims"]
+    rest = claims.loc[(claims["market_id"] == market_id) & ~claims["claim_id"].isin(drawn)]
+    f = t["figures"]
+    f = f.loc[f["claim_id"].isin(rest["claim_id"]) & f["role"].isin(VALUE_ROLES)]
+    if f.empty:
+        return ""
+    year = f["year"].astype("string").fillna("?")
+    names = source_label(t["sources"])
+    text = f["source_id"].map(names) + ", " + year + ": " + f["literal"].astype(str) + " " + f["unit"].astype(str)
+    return "; ".join(sorted(text.tolist()))
+
+
+def write_charts(tables: TablesLike, out_dir: Path) -> dict[str, Path]:
+    """Write ``projections_<market_id>.png`` for every market with projections; {market_id: path}."""
+    t = as_tables(tables)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    out = {}
+    for market_id in sorted(t["projections"]["market_id"].dropna().unique()):
+        path = out_dir / chart_file_name(market_id)
+        png = projection_chart(t, market_id)
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_bytes(png)
+        tmp.replace(path)  # atomic: a reader never sees half a PNG
+        out[market_id] = path
+    return out

@@ -1,0 +1,171 @@
+"""Many sources (issue 5): cross-source ranges, origins of the article's claims, editions, bulk tables."""
+
+import shutil
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from cdmo_pipeline import pipeline
+from cdmo_pipeline.core.errors import SourceValidationError
+from cdmo_pipeline.core.source_format import BULK_COLUMNS
+from cdmo_pipeline.core.tables import build
+from cdmo_pipeline.warehouse import Warehouse
+from tests.conftest import ROOT
+
+SOURCES = ROOT / "data" / "sources"
+
+
+@pytest.fixture(scope="module")
+def published(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    db = tmp_path_factory.mktemp("w") / "cdmo.duckdb"
+    pipeline.refresh(SOURCES, Warehouse(db))
+    return db
+
+
+def sql(db: Path, query: str) -> pd.DataFrame:
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return con.execute(query).df()
+    finally:
+        con.close()
+
+
+def test_global_claim_traced_to_fortune_business_insights_2025(published) -> None:
+    top = sql(published, "SELECT * FROM claim_origins WHERE claim_id = 'cdmo-article-2025/global-cdmo-market' AND rank = 1")
+    row = top.iloc[0]
+    assert row["matched_source_id"] == "fbi-cdmo-2025"
+    assert row["n_parts_matched"] == row["n_parts"] == 3
+    assert "255 (2025) as 255.01" in row["explanation"] and "CAGR 9% as 9.0%" in row["explanation"]
+    assert not row["combines"]
+    assert row["summary"].startswith("traced to Fortune Business Insights (fbi-cdmo-2025)")
+
+
+def test_biologics_cagr_traced_to_towards_healthcare_whose_path_reaches_69_6(published) -> None:
+    top = sql(
+        published, "SELECT * FROM claim_origins WHERE claim_id = 'cdmo-article-2025/biologics-cdmo-segment' AND rank = 1"
+    ).iloc[0]
+    assert top["matched_source_id"] == "towards-healthcare-biologics-cdmo-2025"
+    assert top["parts_matched"] == "CAGR 15.48%"
+    expected = 25.41 * (92.79 / 25.41) ** (7 / 9)  # its endpoints path at 2032
+    assert f"{expected:.1f}" == "69.6"
+    assert "its own path reaches 69.6 in 2032, not 72" in top["explanation"]
+
+
+def test_india_claim_combines_sources(published) -> None:
+    rows = sql(published, "SELECT * FROM claim_origins WHERE claim_id = 'cdmo-article-2025/india-pharma-industry'")
+    assert rows["combines"].all()
+    assert rows["summary"].iloc[0].startswith("combines ")
+    assert "130 (2030)" in rows["summary"].iloc[0] and "50 (current)" in rows["summary"].iloc[0]
+
+
+def test_cross_source_ranges_for_the_three_markets(published) -> None:
+    summary = sql(published, "SELECT * FROM cross_source_summary WHERE basis = 'stated'")
+    assert {"global-cdmo", "biologics-cdmo", "india-pharma"} <= set(summary["market_id"])
+    g2025 = sql(
+        published,
+        "SELECT * FROM cross_source WHERE market_id = 'global-cdmo' AND year = 2025 AND basis = 'stated' ORDER BY value",
+    )
+    counted = g2025.loc[g2025["counted"], "value"]
+    assert g2025["n_sources"].iloc[0] == counted.size
+    assert g2025["median"].iloc[0] == pytest.approx(counted.median())
+    assert g2025["spread_pct"].iloc[0] == pytest.approx((counted.max() - counted.min()) / counted.median() * 100)
+    art = g2025.set_index("source_id").loc["cdmo-article-2025"]
+    assert art["deviation_pct"] == pytest.approx((255 - counted.median()) / counted.median() * 100)
+    # A market defined differently is listed against the range, not counted in it.
+    techsci = g2025.set_index("source_id").loc["techsci-cdmo-cmo-2026"]
+    assert techsci["source_market_id"] == "global-cdmo-cmo" and not techsci["counted"]
+    view = sql(published, "SELECT * FROM article_vs_publishers WHERE source_id = 'cdmo-article-2025' AND basis = 'stated'")
+    assert {"global-cdmo", "biologics-cdmo", "india-pharma"} == set(view["market_id"])
+
+
+def test_superseded_edition_is_listed_not_counted_and_revisions_show_the_move(published) -> None:
+    g2032 = sql(published, "SELECT * FROM cross_source WHERE market_id = 'global-cdmo' AND year = 2032 AND basis = 'stated'")
+    old = g2032.set_index("source_id").loc["fbi-cdmo-2024"]
+    assert old["superseded"] and not old["counted"]
+    rev = sql(published, "SELECT * FROM revisions WHERE report = 'fbi-102502' AND quantity = 'cagr' ORDER BY edition_no")
+    assert rev["literal"].tolist() == ["8.5%", "9.0%"]
+    assert rev["change"].iloc[1] == pytest.approx(0.5)
+    v2032 = sql(published, "SELECT * FROM revisions WHERE report = 'fbi-102502' AND year = 2032 ORDER BY edition_no")
+    assert v2032["change"].iloc[1] == pytest.approx(465.24 - 465.14)
+
+
+def test_low_confidence_flag_reaches_the_published_tables(published) -> None:
+    low = sql(published, "SELECT claim_id FROM claims WHERE confidence = 'low'")
+    # The CSV's three low-confidence rows (GCDMO-07, -08, -09), and no others.
+    assert set(low["claim_id"]) == {
+        "reanin-cdmo-2024/cdmo-market",
+        "mgr-cdmo-outsourcing-2025/cdmo-outsourcing-market",
+        "mccourier-cdmo-2021/cdmo-market",
+    }
+    flagged = sql(published, "SELECT DISTINCT source_id FROM cross_source WHERE confidence = 'low'")
+    assert set(flagged["source_id"]) <= {"reanin-cdmo-2024", "mgr-cdmo-outsourcing-2025", "mccourier-cdmo-2021"}
+    markets = sql(published, "SELECT * FROM markets WHERE relation = 'comparable_to'")
+    assert set(markets["related_market_id"]) <= {"global-cdmo", "biologics-cdmo", "india-pharma"}
+
+
+def _bulk_rows() -> pd.DataFrame:
+    rows = [
+        ["bulk-a", "Bulk A", "Pub A", "2025", "g1", "trajectory", "global-cdmo", "", "USD",
+         "2025", "255.01", "billion", "", "2032", "465.24", "billion", "", "9.0%", "2025", "2032"],
+        ["bulk-a", "Bulk A", "Pub A", "2025", "b1", "trajectory", "biologics-cdmo", "global-cdmo", "USD",
+         "2024", "211.91", "billion", "", "2030", "336.65", "billion", "", "9.7", "2025", "2030"],
+        ["bulk-b", "Bulk B", "Pub B", "2024-06-01", "i1", "trajectory", "india-pharma", "", "USD",
+         "current", "50", "billion", "", "2030", "120-130", "billion", "about", "", "", ""],
+    ]  # fmt: skip
+    return pd.DataFrame(rows, columns=list(BULK_COLUMNS))
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_bulk_tables_feed_the_same_tables(tmp_path, fmt) -> None:
+    directory = tmp_path / "s"
+    directory.mkdir()
+    shutil.copy(SOURCES / "cdmo-article-2025.yaml", directory)
+    frame = _bulk_rows()
+    if fmt == "csv":
+        frame.to_csv(directory / "corpus.claims.csv", index=False)
+    else:
+        pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), directory / "corpus.claims.parquet")
+    tables = build(directory)
+    checks = tables.cagr_checks.set_index("claim_id")
+    assert checks.loc["bulk-a/g1", "verdict"] == "consistent"
+    assert checks.loc["bulk-a/g1", "implied_cagr"] == pytest.approx(((465.24 / 255.01) ** (1 / 7) - 1) * 100)
+    assert checks.loc["bulk-a/b1", "verdict"] == "inconsistent"
+    assert checks.loc["bulk-b/i1", "reading"] == "current=2024"
+    sources = tables.sources.set_index("source_id")
+    assert sources.loc["bulk-a", "file"] == f"corpus.claims.{fmt}"
+    assert sources.loc["bulk-a", "n_claims"] == 2
+    assert tables.figures.loc[tables.figures["claim_id"] == "bulk-b/i1", "literal"].tolist() == ["50", "120-130"]
+
+
+def test_bulk_errors_name_file_row_and_column(tmp_path) -> None:
+    directory = tmp_path / "s"
+    directory.mkdir()
+    frame = _bulk_rows()
+    frame.loc[1, "end_value"] = "1,50"
+    frame.loc[2, "start_scale"] = "gazillion"
+    frame.to_csv(directory / "x.claims.csv", index=False)
+    with pytest.raises(SourceValidationError) as err:
+        build(directory)
+    text = str(err.value)
+    assert "x.claims.csv:3: claim 'b1', field 'end_value'" in text
+    assert "x.claims.csv:4: claim 'i1', field 'start_scale'" in text
+
+
+def test_a_removed_source_disappears_from_every_table(tmp_path) -> None:
+    directory = tmp_path / "s"
+    shutil.copytree(SOURCES, directory)
+    db = tmp_path / "w.duckdb"
+    pipeline.refresh(directory, Warehouse(db))
+    tables = ["sources", "claims", "figures", "cagr_checks", "implied_figures", "projections", "cross_source"]
+    before = {t: sql(db, f"SELECT count(*) AS n FROM {t} WHERE source_id = 'virtue-cdmo-2025'")["n"][0] for t in tables}
+    assert all(n > 0 for t, n in before.items() if t != "implied_figures")
+    (directory / "reference" / "virtue-cdmo-2025.yaml").unlink()
+    pipeline.refresh(directory, Warehouse(db))
+    for t in tables:
+        assert sql(db, f"SELECT count(*) AS n FROM {t} WHERE source_id = 'virtue-cdmo-2025'")["n"][0] == 0, t
+    origins = sql(db, "SELECT count(*) AS n FROM claim_origins WHERE matched_source_id = 'virtue-cdmo-2025'")
+    assert origins["n"][0] == 0
