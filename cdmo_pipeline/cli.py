@@ -38,10 +38,15 @@ err = Console(stderr=True)
 EXIT_FAILED, EXIT_USAGE = 1, 2
 
 
-def fail(message: str, hint: str = "", code: int = EXIT_FAILED) -> None:
+def _print_error(message: str, hint: str = "") -> None:
     err.print(f"[bold red]error:[/] {message}", highlight=False, markup=True, soft_wrap=True)
     if hint:
         err.print(f"[dim]{hint}[/]", highlight=False, soft_wrap=True)
+
+
+def fail(message: str, hint: str = "", code: int = EXIT_FAILED) -> None:
+    """Inside a command: print the error and exit with ``code``."""
+    _print_error(message, hint)
     raise typer.Exit(code)
 
 
@@ -159,14 +164,18 @@ def _print_event(event: object) -> None:
 
 
 def _failure_message(result: object) -> str:
+    """The user's message from a failed run: our Failure's description, else the root cause."""
     for event in result.all_events:
         if event.event_type_value == "STEP_FAILURE":
             error = event.event_specific_data.error
-            if error is not None:
-                message = error.message.strip()
-                # A dg.Failure carries our message as its description.
-                prefix = "dagster._core.definitions.events.Failure: "
-                return message[len(prefix) :] if message.startswith(prefix) else message
+            if error is None:
+                continue
+            if error.cls_name == "Failure":
+                return error.message.split(": ", 1)[-1].strip()
+            root = error
+            while root.cause is not None:
+                root = root.cause
+            return f"internal error: {root.cls_name}: {root.message.strip()}"
     for event in result.all_events:
         if event.event_type_value == "ASSET_CHECK_EVALUATION" and not event.event_specific_data.passed:
             return f"check {event.event_specific_data.check_name} failed: {event.event_specific_data.description}"
@@ -270,20 +279,44 @@ def ui(
     os.execv(args[0], args)
 
 
+@app.command()
+def synth(
+    claims: Annotated[int, typer.Option("--claims", "-n", min=1, help="Number of claims.")] = 100_000,
+    seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same files.")] = 0,
+    output: Annotated[Path, typer.Option("--output", "-o", help="Directory to write (a sources directory).")] = Path(
+        "synthetic"
+    ),
+    fmt: Annotated[str, typer.Option("--format", help="csv or parquet.")] = "csv",
+) -> None:
+    """Generate a synthetic bulk corpus (DESIGN §3 tabular form) for scale tests and benchmarks."""
+    from cdmo_pipeline import synth as synthetic
+
+    if fmt not in ("csv", "parquet"):
+        fail(f"--format must be csv or parquet, not {fmt!r}", code=EXIT_USAGE)
+    started = time.monotonic()
+    corpus = synthetic.generate(claims, seed)
+    paths = synthetic.write(corpus, output, fmt)
+    out.print(
+        f"wrote {claims:,} claims ({int(corpus.expected_inconsistent.sum()):,} inconsistent by construction) "
+        f"in {len(paths)} file(s) and markets.yaml to {output} ({time.monotonic() - started:.1f} s)"
+    )
+
+
 def main() -> None:
+    # Typer handles usage errors itself (a message and exit 2); everything else ends here.
     try:
         app()
     except CdmoError as exc:  # anything a command did not catch itself
-        fail(str(exc), exc.hint)
+        _print_error(str(exc), exc.hint)
+        sys.exit(EXIT_FAILED)
     except KeyboardInterrupt:
-        fail("interrupted", "Nothing half-done was published: a refresh publishes all tables or none.", 130)
+        _print_error("interrupted", "Nothing half-done was published: a refresh publishes all tables or none.")
+        sys.exit(130)
     except Exception as exc:
         if os.environ.get("CDMO_DEBUG"):
             raise
-        fail(
-            f"internal error: {type(exc).__name__}: {exc}",
-            "Set CDMO_DEBUG=1 to see the traceback, and please report it.",
-        )
+        _print_error(f"internal error: {type(exc).__name__}: {exc}", "Set CDMO_DEBUG=1 to see the traceback, and please report it.")
+        sys.exit(EXIT_FAILED)
 
 
 if __name__ == "__main__":

@@ -266,6 +266,19 @@ class Child:
                 stamp = float(parts[0]) if _is_float(parts[0]) else time.monotonic()
                 return stamp, line
 
+    def drain(self, timeout: float = 10.0) -> list[str]:
+        """Collect what the child printed until it closed its output (call once it has ended)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                _, line = self.lines.get(timeout=max(0.01, deadline - time.monotonic()))
+            except queue.Empty:
+                break
+            if line is None:
+                break
+            self.seen.append(line)
+        return self.seen
+
     def kill(self) -> bool:
         """SIGKILL the child; True when it was still running (a real kill)."""
         alive = self.proc.poll() is None

@@ -35,7 +35,9 @@ def sql(db: Path, query: str) -> pd.DataFrame:
 
 
 def test_global_claim_traced_to_fortune_business_insights_2025(published) -> None:
-    top = sql(published, "SELECT * FROM claim_origins WHERE claim_id = 'cdmo-article-2025/global-cdmo-market' AND rank = 1")
+    top = sql(
+        published, "SELECT * FROM claim_origins WHERE claim_id = 'cdmo-article-2025/global-cdmo-market' AND rank = 1"
+    )
     row = top.iloc[0]
     assert row["matched_source_id"] == "fbi-cdmo-2025"
     assert row["n_parts_matched"] == row["n_parts"] == 3
@@ -46,7 +48,8 @@ def test_global_claim_traced_to_fortune_business_insights_2025(published) -> Non
 
 def test_biologics_cagr_traced_to_towards_healthcare_whose_path_reaches_69_6(published) -> None:
     top = sql(
-        published, "SELECT * FROM claim_origins WHERE claim_id = 'cdmo-article-2025/biologics-cdmo-segment' AND rank = 1"
+        published,
+        "SELECT * FROM claim_origins WHERE claim_id = 'cdmo-article-2025/biologics-cdmo-segment' AND rank = 1",
     ).iloc[0]
     assert top["matched_source_id"] == "towards-healthcare-biologics-cdmo-2025"
     assert top["parts_matched"] == "CAGR 15.48%"
@@ -78,15 +81,21 @@ def test_cross_source_ranges_for_the_three_markets(published) -> None:
     # A market defined differently is listed against the range, not counted in it.
     techsci = g2025.set_index("source_id").loc["techsci-cdmo-cmo-2026"]
     assert techsci["source_market_id"] == "global-cdmo-cmo" and not techsci["counted"]
-    view = sql(published, "SELECT * FROM article_vs_publishers WHERE source_id = 'cdmo-article-2025' AND basis = 'stated'")
+    view = sql(
+        published, "SELECT * FROM article_vs_publishers WHERE source_id = 'cdmo-article-2025' AND basis = 'stated'"
+    )
     assert {"global-cdmo", "biologics-cdmo", "india-pharma"} == set(view["market_id"])
 
 
 def test_superseded_edition_is_listed_not_counted_and_revisions_show_the_move(published) -> None:
-    g2032 = sql(published, "SELECT * FROM cross_source WHERE market_id = 'global-cdmo' AND year = 2032 AND basis = 'stated'")
+    g2032 = sql(
+        published, "SELECT * FROM cross_source WHERE market_id = 'global-cdmo' AND year = 2032 AND basis = 'stated'"
+    )
     old = g2032.set_index("source_id").loc["fbi-cdmo-2024"]
     assert old["superseded"] and not old["counted"]
-    rev = sql(published, "SELECT * FROM revisions WHERE report = 'fbi-102502' AND quantity = 'cagr' ORDER BY edition_no")
+    rev = sql(
+        published, "SELECT * FROM revisions WHERE report = 'fbi-102502' AND quantity = 'cagr' ORDER BY edition_no"
+    )
     assert rev["literal"].tolist() == ["8.5%", "9.0%"]
     assert rev["change"].iloc[1] == pytest.approx(0.5)
     v2032 = sql(published, "SELECT * FROM revisions WHERE report = 'fbi-102502' AND year = 2032 ORDER BY edition_no")

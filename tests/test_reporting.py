@@ -47,7 +47,7 @@ def charts(tables: dict[str, pd.DataFrame], tmp_path_factory: pytest.TempPathFac
 
 def section(text: str, start: str, end: str) -> str:
     """The text from the line ``start`` up to the next line starting with ``end``."""
-    i = text.index(start)
+    i = text.index("\n" + start) + 1
     j = text.find("\n" + end, i + len(start))
     return text[i : j if j >= 0 else len(text)]
 
@@ -130,6 +130,14 @@ def test_summary_counts_and_source_order(markdown: str, tables: dict[str, pd.Dat
     assert publishers == sorted(publishers, key=str.casefold)
 
 
+def test_ui_preview_leaves_out_report_detail(markdown: str, tables: dict[str, pd.DataFrame]) -> None:
+    short = render_markdown(tables, reports=False)
+    assert len(short) < len(markdown) / 3
+    assert article(short) == article(markdown)
+    assert "`virtue-cdmo-2025/cdmo-market`" in short  # still in the summary's list
+    assert "### Virtue Market Research" not in short
+
+
 def test_markdown_has_no_raw_html(markdown: str) -> None:
     assert not re.search(r"<[a-zA-Z/]", markdown)
 
@@ -173,7 +181,9 @@ def test_optional_tables_small_fakes(base_tables: dict[str, pd.DataFrame]) -> No
     origin = section(md, "## Where the articles' figures may come from", "## ")
     assert "`fbi-cdmo-2025/cdmo-market`" in origin
     assert "0.97" in origin
-    assert "reproduces start, end, cagr — *all three figures within rounding*" in claim(md, "global-cdmo-market")
+    assert "score 0.97 — *all three figures within rounding*" in claim(md, "global-cdmo-market")
+    no_explanation = {**tables, "claim_origins": origins.drop(columns="explanation")}
+    assert "score 0.97, reproduces start, end, cagr" in claim(render_markdown(no_explanation), "global-cdmo-market")
     html = render_html(tables)
     assert "333.33" in html
     assert "all three figures within rounding" in html

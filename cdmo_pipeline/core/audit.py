@@ -36,7 +36,15 @@ def invariant_failures(tables: Mapping[str, pd.DataFrame]) -> dict[str, pd.DataF
         need(f"{table}.claim_id resolves to claims", df.loc[~df["claim_id"].isin(claim_ids)])
     origins = tables["claim_origins"]
     need("claim_origins.matched_claim_id resolves to claims", origins.loc[~origins["matched_claim_id"].isin(claim_ids)])
-    for table in ("claims", "figures", "cagr_checks", "implied_figures", "projections", "segment_shares", "cross_source"):
+    for table in (
+        "claims",
+        "figures",
+        "cagr_checks",
+        "implied_figures",
+        "projections",
+        "segment_shares",
+        "cross_source",
+    ):
         df = tables[table]
         need(f"{table}.source_id resolves to sources", df.loc[~df["source_id"].isin(source_ids)])
     for table in ("claims", "cagr_checks", "projections", "segment_shares"):

@@ -111,7 +111,7 @@ def _implied_values(result: CheckResult, currency: pd.Series) -> pd.DataFrame:
             + ") "
             + verb
             + " at the stated CAGR of "
-            + sub["stated_cagr_literal"].astype(str).to_numpy()
+            + sub["stated_cagr_literal"].astype(str).str.rstrip("%").to_numpy()
             + "% over "
             + pd.Series(np.abs(k)).astype(int).astype(str).to_numpy()
             + " years"

@@ -56,7 +56,9 @@ QUALIFIER_POLICY: dict[str, QualifierRule] = {
 QUALIFIERS: tuple[str, ...] = tuple(q for q in QUALIFIER_POLICY if q != "none")
 HEDGES: tuple[str, ...] = tuple(q for q in QUALIFIERS if QUALIFIER_POLICY[q].hedge)
 
-_INT = r"[0-9]{1,3}(?:,[0-9]{3})+|[0-9]+"
+# An integer part as written: thousands groups led by a non-zero digit ("1,500", not "0,255",
+# which is a decimal comma), or plain digits without a leading zero ("0", "15", not "0173").
+_INT = r"[1-9][0-9]{0,2}(?:,[0-9]{3})+|0|[1-9][0-9]*"
 _NUMBER_RE = (
     rf"^(?P<a_sign>[-+]?)(?P<a_int>{_INT})(?:\.(?P<a_frac>[0-9]+))?(?P<a_pct>%?)"
     rf"(?:\s*(?:-|–|—|to)\s*(?P<b_int>{_INT})(?:\.(?P<b_frac>[0-9]+))?(?P<b_pct>%?))?$"

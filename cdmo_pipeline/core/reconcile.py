@@ -148,7 +148,7 @@ def _parts(tables: dict[str, pd.DataFrame], subject_sources: set[str], meta: pd.
     f = f.loc[f["source_id"].isin(subject_sources) & f["role"].isin([*VALUE_ROLES, "cagr"])].copy()
     f["part"] = np.where(
         f["role"] == "cagr",
-        "CAGR " + f["literal"].astype(str) + "%",
+        "CAGR " + f["literal"].astype(str).str.rstrip("%") + "%",
         f["literal"].astype(str) + " (" + f["year_as_written"].fillna("").astype(str) + ")",
     )
     pub = f["source_id"].map(meta["published_year"])
@@ -176,15 +176,23 @@ def claim_origins(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     cand["group"] = cand["claim_id"].map(claims["market_id"]).map(group)
     cand["currency"] = cand["claim_id"].map(claims["currency"])
     cand["cand_published_year"] = cand["source_id"].map(meta["published_year"])
-    cand = cand.rename(columns={c: f"cand_{c}" for c in ("source_id", "claim_id", "literal", "value", "year", "period_from", "period_to")})
+    cand = cand.rename(
+        columns={
+            c: f"cand_{c}" for c in ("source_id", "claim_id", "literal", "value", "year", "period_from", "period_to")
+        }
+    )
     cand["is_cagr"] = cand["role"] == "cagr"
     parts["is_cagr"] = parts["role"] == "cagr"
 
     on = ["group", "currency", "is_cagr"]
     pairs = parts.merge(cand[[*on, *(c for c in cand.columns if c.startswith("cand_"))]], on=on)
-    pairs = pairs.loc[(pairs["cand_source_id"] != pairs["source_id"]) & (pairs["cand_published_year"] <= pairs["published_year"])]
+    pairs = pairs.loc[
+        (pairs["cand_source_id"] != pairs["source_id"]) & (pairs["cand_published_year"] <= pairs["published_year"])
+    ]
     inside = _within(pairs["cand_value"], pairs)
-    same_year = pairs["is_cagr"] | (pairs["cand_year"].astype("Float64") == pairs["year"].astype("Float64")).fillna(False)
+    same_year = pairs["is_cagr"] | (pairs["cand_year"].astype("Float64") == pairs["year"].astype("Float64")).fillna(
+        False
+    )
     both_periods = pairs["period_from"].notna() & pairs["cand_period_from"].notna()
     same_period = ~both_periods | (
         (pairs["period_from"].astype("Float64") == pairs["cand_period_from"].astype("Float64"))
@@ -211,7 +219,9 @@ def claim_origins(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     per["n_parts"] = per["claim_id"].map(n_parts).astype("int64")
     per["score"] = per["n_parts_matched"] / per["n_parts"]
     per["_kind"] = per["matched_source_id"].map(meta["kind"]).map(KIND_PRIORITY).fillna(9)
-    per = per.sort_values(["claim_id", "score", "_kind", "closeness", "matched_source_id"], ascending=[True, False, True, True, True])
+    per = per.sort_values(
+        ["claim_id", "score", "_kind", "closeness", "matched_source_id"], ascending=[True, False, True, True, True]
+    )
     per["rank"] = per.groupby("claim_id").cumcount() + 1
     per = per.loc[per["rank"] <= MAX_ORIGINS]
     per["explanation"] = per["explanation"] + _missing_notes(per, parts, matched, tables["projections"])
@@ -239,7 +249,9 @@ def _within(values: pd.Series, p: pd.DataFrame) -> np.ndarray:
     return above & below
 
 
-def _missing_notes(per: pd.DataFrame, parts: pd.DataFrame, matched: pd.DataFrame, projections: pd.DataFrame) -> pd.Series:
+def _missing_notes(
+    per: pd.DataFrame, parts: pd.DataFrame, matched: pd.DataFrame, projections: pd.DataFrame
+) -> pd.Series:
     """For a subject value a candidate does not reproduce: where the candidate's own path is."""
     values = parts.loc[parts["role"].isin(VALUE_ROLES) & ~parts["year_as_written"].eq("current")]
     values = values[["claim_id", "part", "year", "literal", "value"]].drop_duplicates(["claim_id", "part"])
@@ -295,4 +307,6 @@ def _summaries(per: pd.DataFrame, matched: pd.DataFrame, meta: pd.DataFrame) -> 
 
 def _empty_origins() -> pd.DataFrame:
     out = pd.DataFrame({c: pd.Series(dtype=object) for c in ORIGIN_COLUMNS})
-    return out.astype({"rank": "int64", "n_parts_matched": "int64", "n_parts": "int64", "score": float, "combines": bool})
+    return out.astype(
+        {"rank": "int64", "n_parts_matched": "int64", "n_parts": "int64", "score": float, "combines": bool}
+    )

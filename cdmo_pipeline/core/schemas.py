@@ -296,10 +296,14 @@ class SegmentSharesModel(_Base):
 class CrossSourceModel(_Base):
     """One row per comparable market, year, basis and source figure (groups of two sources or more)."""
 
-    market_id: Series[str] = pa.Field(description="Market compared (a source's own market, or the one it is comparable to)")
+    market_id: Series[str] = pa.Field(
+        description="Market compared (a source's own market, or the one it is comparable to)"
+    )
     currency: Series[str] = pa.Field(nullable=True, description="Currency")
     year: Series[int] = pa.Field(description="Year")
-    basis: Series[str] = pa.Field(isin=("stated", "projected"), description="stated (figures as written) or projected (each source's path)")
+    basis: Series[str] = pa.Field(
+        isin=("stated", "projected"), description="stated (figures as written) or projected (each source's path)"
+    )
     source_id: Series[str] = pa.Field(description="Source")
     claim_id: Series[str] = pa.Field(description="Claim")
     source_market_id: Series[str] = pa.Field(description="The market as the source defines it")

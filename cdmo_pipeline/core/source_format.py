@@ -10,7 +10,7 @@ import re
 from typing import Annotated, Any
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
 SOURCE_KINDS = ("article", "report", "press_release", "survey")
@@ -111,6 +111,14 @@ class LocatorDoc(_Strict):
     start: int | None = Field(None, ge=0, description="character offset where the words start")
     end: int | None = Field(None, ge=0, description="character offset where the words end")
     page: int | None = Field(None, ge=1)
+
+    @model_validator(mode="after")
+    def _span(self) -> "LocatorDoc":
+        if self.start is not None and self.end is not None and self.start > self.end:
+            raise PydanticCustomError(
+                "locator_span", "start ({start}) is after end ({end})", {"start": self.start, "end": self.end}
+            )
+        return self
 
 
 class ValueDoc(_Strict):
@@ -224,6 +232,10 @@ def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> LineDict:
     out.line = node.start_mark.line + 1
     for key_node, value_node in node.value:
         key = loader.construct_object(key_node, deep=True)
+        if not isinstance(key, str | int | float | bool) and key is not None:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"a mapping key must be plain text, not a {type(key).__name__}", key_node.start_mark
+            )
         if key in out:
             raise yaml.constructor.ConstructorError(
                 None, None, f"duplicate key {key!r} (the first value would be lost)", key_node.start_mark
@@ -234,6 +246,21 @@ def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> LineDict:
 
 
 _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+# YAML 1.1 would silently turn 2025-02-30 into an error, 0173 (octal) into 123 and 4:15
+# (base 60) into 255. Only plain decimal integers are integers here, and no scalar is a date:
+# everything else stays the string as written, for validation to judge.
+_LineLoader.yaml_implicit_resolvers = {
+    first: [
+        (tag, regexp)
+        for tag, regexp in resolvers
+        if tag not in ("tag:yaml.org,2002:int", "tag:yaml.org,2002:timestamp")
+    ]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_LineLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:int", re.compile(r"^[-+]?(?:0|[1-9][0-9]*)$"), list("-+0123456789")
+)
 
 
 def load_yaml(text: str) -> Any:

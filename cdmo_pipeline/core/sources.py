@@ -126,6 +126,7 @@ class RawCorpus:
     claims: pd.DataFrame
     figures: pd.DataFrame
     extras: pd.DataFrame  # numbers a draft left unassigned or ignored (issue: coverage)
+    directory: str = ""  # the sources directory, for errors about it as a whole
 
 
 def discover(sources_dir: Path) -> list[Path]:
@@ -170,7 +171,9 @@ def read_corpus(sources_dir: Path) -> RawCorpus:
             reader.read_yaml(rel, data, markets_only=path.name == MARKETS_FILE)
     if reader.issues:
         raise SourceValidationError(reader.issues)
-    return reader.corpus()
+    corpus = reader.corpus()
+    corpus.directory = str(sources_dir)
+    return corpus
 
 
 class _Reader:
@@ -369,6 +372,13 @@ class _Reader:
         except (pa.ArrowInvalid, pa.ArrowTypeError, OSError, UnicodeDecodeError) as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             self.issues.append(SourceIssue(rel, None, None, f"cannot be read as a claims table: {first}"))
+            return
+        seen: set[str] = set()
+        for c in table.column_names:
+            if c in seen:
+                self.issues.append(SourceIssue(rel, None, c, "the column appears more than once"))
+            seen.add(c)
+        if len(seen) < len(table.column_names):
             return
         missing = [c for c in BULK_COLUMNS if c not in table.column_names]
         unknown = [c for c in table.column_names if c not in BULK_COLUMNS and c not in BULK_OPTIONAL]

@@ -73,9 +73,19 @@ def validate(raw: RawCorpus) -> Corpus:
     rules = _Rules()
     sources = _sources(raw.sources.copy(), rules)
     markets = _markets(raw.markets.copy(), rules)
-    claims = _claims(raw.claims.copy(), sources, markets, rules)
+    money = raw.figures.loc[raw.figures["role"].isin(["start", "point", "end"])]
+    money_claims = set(money["source_id"].astype(str) + "/" + money["claim"].astype(str))
+    claims = _claims(raw.claims.copy(), sources, markets, money_claims, rules)
     figures = _figures(raw.figures.copy(), claims, rules)
-    _structure(figures, claims, rules)
+    # Claims with a duplicated id are already reported; their years cannot be told apart.
+    unique = ~claims["claim_id"].duplicated(keep=False)
+    _structure(figures.loc[figures["claim_id"].isin(claims.loc[unique, "claim_id"])], claims.loc[unique], rules)
+    if claims.empty and not rules.issues:
+        rules.issues.append(
+            SourceIssue(
+                raw.directory, None, None, "holds no source with claims: refusing to publish an empty warehouse"
+            )
+        )
     if rules.issues:
         raise SourceValidationError(rules.issues)
     claims = claims.drop(columns=["f_id", "f_kind", "f_market", "f_currency", "f_population", "f_confidence"])
@@ -105,11 +115,13 @@ def _sources(s: pd.DataFrame, rules: _Rules) -> pd.DataFrame:
     published = s["published"].astype("string").fillna("")
     year = pd.to_numeric(published.str.slice(0, 4), errors="coerce")
     shaped = matches(published, PUBLISHED_RE)
-    full_date = published.str.len().to_numpy() == 10
-    real_date = (
-        ~full_date
-        | pd.to_datetime(published.where(full_date, None), errors="coerce", format="%Y-%m-%d").notna().to_numpy()
-    )
+    # A date must exist: 2025-02-30 and 2025-13 are refused, 2025-02 and 2025-02-28 are fine.
+    length = published.str.len().to_numpy()
+    as_day = published.where(length == 10, None)
+    as_month = (published + "-01").where(length == 7, None)
+    real_date = (length == 4) | pd.to_datetime(
+        as_day.fillna(as_month), errors="coerce", format="%Y-%m-%d"
+    ).notna().to_numpy()
     in_range = year.between(YEAR_MIN, YEAR_MAX).to_numpy()
     rules.flag(
         s,
@@ -214,7 +226,9 @@ def find_cycles(parent: dict[str, str | None]) -> dict[str, str]:
     return cyclic
 
 
-def _claims(c: pd.DataFrame, sources: pd.DataFrame, markets: pd.DataFrame, rules: _Rules) -> pd.DataFrame:
+def _claims(
+    c: pd.DataFrame, sources: pd.DataFrame, markets: pd.DataFrame, money_claims: set[str], rules: _Rules
+) -> pd.DataFrame:
     yaml_style = _yaml_style(c["file"])
     for col, table_col in (
         ("id", "claim_id"),
@@ -252,6 +266,14 @@ def _claims(c: pd.DataFrame, sources: pd.DataFrame, markets: pd.DataFrame, rules
         has_currency & ~matches(c["currency"], CURRENCY_RE),
         "f_currency",
         "must be a 3-letter currency code such as USD",
+    )
+    keys = c["source_id"].astype(str) + "/" + c["claim"].astype(str)
+    states_money = keys.isin(money_claims).to_numpy()
+    rules.flag(
+        c,
+        trajectory & states_money & ~has_currency,
+        "f_currency",
+        "is required on a claim stating money values (e.g. USD)",
     )
     conf_bad = ~blank(c["confidence"]) & ~c["confidence"].isin(CONFIDENCE_LEVELS).to_numpy()
     rules.flag(c, conf_bad, "f_confidence", "must be one of " + ", ".join(CONFIDENCE_LEVELS))

@@ -398,6 +398,10 @@ class _Extractor:
 
     def _bounds(self, a: Atom) -> None:
         """Figures the loader would refuse go to `unassigned` with the loader's reason."""
+        digits = max(len(p.replace(",", "").replace(".", "").lstrip("-0")) for p in g.RANGE_SPLIT_RE.split(a.literal))
+        if not g.DESIGN_NUMBER_RE.match(a.literal) or digits > g.MAX_SIGNIFICANT_DIGITS:
+            a.problem = "not a number as the DESIGN writes one (leading zero, odd grouping or too many digits)"
+            return
         low, high = interval(a.literal, a.qualifier)
         if a.kind == "money" and low <= 0:
             a.problem = a.problem or "with its qualifier the value may be zero or less; the loader refuses it"
@@ -730,6 +734,7 @@ class _Extractor:
     def _mentions(self, para: Paragraph, s0: int, s1: int) -> list[Mention]:
         text = self.text
         out: list[Mention] = []
+        ctx = self.context  # the market named last, for a segment's parent
         for head in g.MARKET_HEAD_RE.finditer(text, s0, s1):
             words, first, possessive = self._np_before(s0, head.start())
             after, after_end, after_is_region = self._np_after(head.end(), s1)
@@ -757,18 +762,30 @@ class _Extractor:
                     market.modality = "small molecules"
                 if "cell-and-gene-therapy" in slug:
                     market.modality = "cell and gene therapy"
-                market.parent = self._parent(head.group(), slug)
+                self.markets[slug] = market
+            market.parent = market.parent or self._parent(head.group(), slug, ctx)
             out.append(Mention(head.start(), head.end(), market, head.group()))
+            ctx = market
         return out
 
-    def _parent(self, head: str, slug: str) -> str | None:
+    def _parent(self, head: str, slug: str, ctx: Market | None) -> str | None:
         """The market a "segment" belongs to: the one the text was on, when its name is part of
-        the segment's ("global-cdmo" for "biologics-cdmo"). A guess the analyst confirms; a
-        loose guess would clash with other sources' declarations, so it stays strict."""
-        if head.lower() != "segment" or self.context is None or self.context.id == slug:
+        the segment's ("global-cdmo" for "biologics-cdmo") and its region too. A guess the
+        analyst confirms; a loose guess would clash with other sources' declarations, so it
+        stays strict."""
+        words = set(slug.split("-"))
+        if head.lower() != "segment" or ctx is None or ctx.id == slug or "global" in words:
             return None
-        core = {w for w in self.context.id.split("-") if w != "global" and not self._region_of(w)}
-        return self.context.id if core and core < set(slug.split("-")) else None
+        parent_words = set(ctx.id.split("-")) - {"global"}
+        core = {w for w in parent_words if not self._region_of(w)}
+        if not (core and parent_words <= words and core < words):
+            return None
+        ancestor: Market | None = ctx
+        while ancestor is not None:  # parents form no cycle (DESIGN §3)
+            if ancestor.id == slug:
+                return None
+            ancestor = self.markets.get(ancestor.parent) if ancestor.parent else None
+        return ctx.id
 
     def _np_before(self, s0: int, head_start: int) -> tuple[list[tuple[str, int]], int, bool]:
         """Words naming the market, read backwards from its head noun: (words, start, possessive)."""

@@ -38,6 +38,12 @@ NUM_RANGE = rf"{NUM}(?:{RANGE_SEP}{NUM})?"
 NUMBER_TOKEN_RE = re.compile(rf"(?<![0-9]){NUM}")
 # Indian grouping is not a DESIGN literal (commas only in groups of three).
 INDIAN_GROUPING_RE = re.compile(r"[0-9]{1,2}(?:,[0-9]{2})+,[0-9]{3}")
+# A literal the loader accepts (mirrors ``core.numbers``; a test checks they agree): no
+# leading zero, thousands groups of three, a range's ends joined by a dash or "to".
+_DESIGN_INT = r"(?:[1-9][0-9]{0,2}(?:,[0-9]{3})+|0|[1-9][0-9]*)"
+DESIGN_NUMBER_RE = re.compile(rf"^-?{_DESIGN_INT}(?:\.[0-9]+)?(?:\s*(?:{DASH}|to)\s*{_DESIGN_INT}(?:\.[0-9]+)?)?$")
+# Digits a float keeps exactly; the loader refuses literals with more.
+MAX_SIGNIFICANT_DIGITS = 15
 # The two ends of a range literal, and the dash written between them.
 RANGE_SPLIT_RE = re.compile(rf"(?<=[0-9])\s*(?:{DASH}|to)\s*")
 DASH_SPACES_RE = re.compile(rf"\s*({DASH})\s*")
@@ -258,9 +264,9 @@ YEAR_PREP = (
 # A year range right after a point year means the year is a period, not a point.
 NOT_A_PERIOD = rf"(?!\s?{DASH}\s?[0-9])(?!\s+(?:to|and|through)\s+(?:FY\s?)?[0-9]{{2}})"
 # The year of the figure just before: "in 2025", "by 2032", "in FY2024-25", "(2024)",
-# "in revenue in 2024", "by the end of 2030", "by March 2030".
+# "in revenue in 2024", "in value by the end of 2030", "by March 2030".
 YEAR_AFTER_RE = re.compile(
-    rf"\)?(?:\s+(?i:on|for|of|from|across|in)(?:\s+[a-z][a-z-]*){{1,3}}(?=\s+(?i:in|during|for)\s))?"
+    rf"\)?(?:\s+(?i:on|for|of|from|across|in)(?:\s+[a-z][a-z-]*){{1,3}}(?=\s+{YEAR_PREP}\s))?"
     rf"\s*,?\s*(?:{YEAR_PREP}\s*(?:the\s+)?(?:{MONTH}\s+)?(?P<year>{YEARISH}){NOT_A_PERIOD}"
     rf"|\(\s*(?P<year_paren>{YEARISH})\s*\))"
 )

@@ -94,7 +94,8 @@ class Document:
     blocks: list[Block] = field(default_factory=list)
 
     def add(self, *blocks: Block) -> None:
-        self.blocks.extend(blocks)
+        # An empty list or table says nothing and would leave a stray gap in the page.
+        self.blocks.extend(b for b in blocks if not (isinstance(b, Bullets) and not b.items))
 
 
 def plain(content: Inline) -> str:

@@ -13,8 +13,9 @@ come from). Each gets its section when given and is skipped when absent.
 import os
 import re
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import numpy as np
@@ -51,6 +52,7 @@ MARKDOWN_NAME = "audit_report.md"
 HTML_NAME = "audit_report.html"
 
 TablesLike = Mapping[str, pd.DataFrame] | Tables
+Record = dict[str, Any]
 
 # DuckDB hands back nullable integer columns as floats; years must print as 2032, not 2032.0.
 _INT_COLUMNS = (
@@ -171,20 +173,36 @@ def _pct(x: float) -> str:
     return f"{x + 0.0:.2f}"
 
 
-def _pct_range(lo: float, hi: float) -> str:
-    """A CAGR interval with 2 decimals, widened to 4 when 2 would print its two ends alike."""
-    d = 2
-    while d < 4 and lo != hi and f"{lo:.{d}f}" == f"{hi:.{d}f}":
+MAX_DECIMALS = 4
+
+
+def _pct_range(lo: float, hi: float, decimals: int = 2) -> str:
+    """A CAGR interval with 2 decimals (or ``decimals``), widened up to 4 when fewer would
+    print its two ends alike; an interval narrower than that prints as one value."""
+    d = decimals
+    while d < MAX_DECIMALS and lo != hi and f"{lo:.{d}f}" == f"{hi:.{d}f}":
         d += 1
+    if f"{lo:.{d}f}" == f"{hi:.{d}f}":
+        return f"{(lo + hi) / 2 + 0.0:.{decimals}f} %"
     return f"{lo + 0.0:.{d}f}–{hi + 0.0:.{d}f} %"
 
 
-def _gap(pp: float) -> str:
-    """A gap in percentage points; a tiny one keeps enough decimals not to print as 0.00."""
+def _implied(lo: float, hi: float, central: float, decimals: int = 2) -> str:
+    """ "8.93–9.03 % (central 8.96 %)", or "10.00 %" when the interval is a point in print."""
+    band = _pct_range(lo, hi, decimals)
+    return band if "–" not in band else f"{band} (central {_pct(central)} %)"
+
+
+def _gap_decimals(pp: float) -> int:
+    """Decimals a gap needs not to print as 0.00 (0.0004 pp needs 4)."""
     d = 2
-    while d < 4 and f"{pp:.{d}f}".strip("0.") == "":
+    while d < MAX_DECIMALS and f"{pp:.{d}f}".strip("0.") == "":
         d += 1
-    text = f"{pp:.{d}f}"
+    return d
+
+
+def _gap(pp: float) -> str:
+    text = f"{pp:.{_gap_decimals(pp)}f}"
     return "< 0.0001" if text.strip("0.") == "" else text
 
 
@@ -197,10 +215,20 @@ def _literal(text: object) -> str:
     return re.sub(r"(?<=\d)-(?=\d)", "–", str(text).strip().removesuffix("%"))
 
 
-def _stated(check: Mapping[str, object]) -> str:
+def _stated(check: Mapping[str, object], quote: bool = False) -> str:
+    """The stated CAGR as written: 9 %, around 8.80 % (“around 8.80 %” inside a sentence)."""
     q = check.get("stated_qualifier")
-    prefix = f"{q} " if isinstance(q, str) and q else ""
-    return f"{prefix}{_literal(check['stated_cagr_literal'])} %"
+    text = f"{_literal(check['stated_cagr_literal'])} %"
+    if isinstance(q, str) and q:
+        text = f"“{q} {text}”" if quote else f"{q} {text}"
+    return text
+
+
+def _stated_range(check: Mapping[str, object]) -> str:
+    """The interval the stated CAGR stands for, with the half-step's extra decimal (9.65–9.75 %)."""
+    digits = re.findall(r"\d+(?:\.(\d+))?", str(check["stated_cagr_literal"]))
+    d = max((len(frac) for frac in digits), default=0) + 1
+    return f"{float(check['stated_low']) + 0.0:.{d}f}–{float(check['stated_high']) + 0.0:.{d}f} %"  # type: ignore[arg-type]
 
 
 def _present(x: object) -> bool:
@@ -243,7 +271,9 @@ def figures_as_written(figures: pd.DataFrame, claims: pd.DataFrame) -> pd.DataFr
 # --- Verdicts in words ------------------------------------------------------------------
 
 
-def verdict_sentence(check: Mapping[str, object], figures: pd.DataFrame | None = None) -> tuple[Inline, Tone]:
+def verdict_sentence(
+    check: Mapping[str, object], figures: pd.DataFrame | Sequence[Record] | None = None
+) -> tuple[Inline, Tone]:
     """One claim's CAGR verdict in words, from its ``cagr_checks`` row.
 
     ``figures`` (the claim's rows of :func:`figures_as_written`) lets an unverifiable
@@ -264,19 +294,20 @@ def verdict_sentence(check: Mapping[str, object], figures: pd.DataFrame | None =
     has_stated = _present(check.get("stated_cagr"))
     has_implied = _present(check.get("implied_cagr"))
     if has_implied:
-        implied = _pct_range(float(check["implied_low"]), float(check["implied_high"]))  # type: ignore[arg-type]
-        central = _pct(float(check["implied_cagr"]))  # type: ignore[arg-type]
+        lo, hi = float(check["implied_low"]), float(check["implied_high"])  # type: ignore[arg-type]
+        central = float(check["implied_cagr"])  # type: ignore[arg-type]
 
     if verdict == "consistent" and has_stated and has_implied:
-        text = f" The stated {_stated(check)} fits the endpoints, which imply {implied} (central {central} %)"
+        text = f" The stated {_stated(check, quote=True)} fits the endpoints, which imply {_implied(lo, hi, central)}"
         return line(head, text + f" over {years}{basis}{read}."), tone
 
     if verdict == "inconsistent" and has_stated and has_implied:
-        stated_range = _pct_range(float(check["stated_low"]), float(check["stated_high"]))  # type: ignore[arg-type]
+        gap = float(check["gap_pp"])  # type: ignore[arg-type]
+        # As many decimals as the gap needs, so the two intervals never print as touching.
+        implied = _implied(lo, hi, central, _gap_decimals(gap))
         text = (
-            f" The stated {_stated(check)} ({stated_range}) does not follow from the endpoints: they imply"
-            f" {implied} (central {central} %) over {years}{basis}, {_gap(float(check['gap_pp']))}"  # type: ignore[arg-type]
-            f" percentage points away{read}."
+            f" The stated {_stated(check, quote=True)} ({_stated_range(check)}) does not follow from the"
+            f" endpoints: they imply {implied} over {years}{basis}, {_gap(gap)} percentage points away{read}."
         )
         if reading.startswith("current="):
             text += f" No reading of “current” makes it fit; shown with {reading}, the publication year."
@@ -286,7 +317,9 @@ def verdict_sentence(check: Mapping[str, object], figures: pd.DataFrame | None =
         return line(head, text), tone
 
     if has_implied and not has_stated:
-        text = f" No CAGR is stated; the values imply {central} % a year ({implied}) over {years}{read}."
+        band = _pct_range(lo, hi)
+        text = f" No CAGR is stated; the values imply {_pct(central)} % a year"
+        text += f"{f' ({band})' if '–' in band else ''} over {years}{read}."
         return line(head, text), tone
 
     if has_stated and not has_implied:
@@ -294,22 +327,30 @@ def verdict_sentence(check: Mapping[str, object], figures: pd.DataFrame | None =
         assumption = check.get("assumption")
         if isinstance(assumption, str) and assumption:
             text = (
-                f" The stated {_stated(check)} cannot be checked against a single value{given}. Taken over"
+                f" The stated {_stated(check, quote=True)} cannot be checked against a single value{given}. Taken over"
                 f" {years}, it rests on the assumption “{assumption}”; so does every figure derived from it."
             )
         else:
-            text = f" The stated {_stated(check)} over {years} cannot be checked: the source gives no value"
-            text += f" at both ends of the period{given}."
+            text = f" The stated {_stated(check, quote=True)} over {years} cannot be checked: the source gives"
+            text += f" a value at one end of the period only{given}."
         return line(head, text), tone
 
     return line(head, " Not enough figures to recompute a CAGR."), tone
 
 
-def _given_values(figures: pd.DataFrame | None) -> str:
-    if figures is None or figures.empty:
-        return ""
-    vals = figures.loc[figures["role"].isin(["start", "point", "end"]), "as_written"].tolist()
+def _given_values(figures: pd.DataFrame | Sequence[Record] | None) -> str:
+    rows = figures.to_dict("records") if isinstance(figures, pd.DataFrame) else (figures or [])
+    vals = [str(r["as_written"]) for r in rows if r["role"] in ("start", "point", "end")]
     return f" ({'; '.join(vals)})" if vals else ""
+
+
+def _records_by(df: pd.DataFrame, key: str) -> dict[str, list[Record]]:
+    """Rows as dicts grouped by ``key``, keeping the frame's order: one conversion for the
+    whole table (per-group ``to_dict`` costs more than the prose written from it)."""
+    out: dict[str, list[Record]] = {}
+    for r in df.to_dict("records"):
+        out.setdefault(r[key], []).append(r)
+    return out
 
 
 def _unchecked_sentence(claim: Mapping[str, object]) -> tuple[Inline, Tone]:
@@ -334,9 +375,12 @@ class _Report:
         self.markets = tables["markets"].set_index("market_id")
         self.claims = tables["claims"]
         self.checks = tables["cagr_checks"].set_index("claim_id")
-        figs = figures_as_written(tables["figures"], self.claims)
-        self.figures = dict(tuple(figs.groupby("claim_id", sort=False)))
-        self.implied = dict(tuple(tables["implied_figures"].groupby("claim_id", sort=False)))
+        self.check_rows = {r["claim_id"]: r for r in tables["cagr_checks"].to_dict("records")}
+        self.figures = _records_by(figures_as_written(tables["figures"], self.claims), "claim_id")
+        imp = tables["implied_figures"].sort_values(["claim_id", "quantity", "from_year", "reading"], kind="stable")
+        self.implied = _records_by(imp, "claim_id")
+        claims = self.claims.sort_values(["source_id", "line", "claim_id"], na_position="last", kind="stable")
+        self.claims_by_source = _records_by(claims, "source_id")
         shares = tables["segment_shares"].sort_values(["segment_claim_id", "year"])
         self.shares = dict(tuple(shares.groupby("segment_claim_id", sort=False)))
         proj = tables["projections"]
@@ -348,22 +392,22 @@ class _Report:
         )
         self.charted = set(proj["market_id"].dropna())
         origins = tables.get("claim_origins")
-        self.origins: dict[str, pd.DataFrame] = {}
+        self.origins: dict[str, list[Record]] = {}
         if origins is not None and not origins.empty and "claim_id" in origins:
             # Best first: by rank when the table ranks its matches, else by score.
             key = "rank" if "rank" in origins else ("score" if "score" in origins else "claim_id")
             ordered = origins.sort_values(["claim_id", key], ascending=[True, key != "score"], kind="stable")
-            self.origins = dict(tuple(ordered.groupby("claim_id", sort=True)))
+            self.origins = _records_by(ordered, "claim_id")
         cross = tables.get("cross_source")
         self.cross: pd.DataFrame | None = (
             cross if cross is not None and {"market_id", "year"} <= set(cross.columns) else None
         )
-        self.cross_by_claim: dict[str, pd.DataFrame] = {}
+        self.cross_by_claim: dict[str, list[Record]] = {}
         if self.cross is not None and {"claim_id", "value", "median"} <= set(self.cross.columns):
             mine = self.cross
             if "basis" in mine:
                 mine = mine.loc[mine["basis"] == "stated"]  # the figures as written, not the paths
-            self.cross_by_claim = dict(tuple(mine.sort_values("year").groupby("claim_id", sort=False)))
+            self.cross_by_claim = _records_by(mine.sort_values(["claim_id", "year"]), "claim_id")
         verdict = self.claims["claim_id"].map(self.checks["verdict"]).fillna("not checked")
         self.claim_verdict = verdict.set_axis(self.claims["claim_id"])
 
@@ -372,7 +416,7 @@ class _Report:
             return ""
         return str(self.markets["label"].get(market_id, market_id))
 
-    def document(self) -> Document:
+    def document(self, reports: bool = True) -> Document:
         doc = Document(TITLE)
         doc.add(
             Paragraph(
@@ -391,7 +435,7 @@ class _Report:
             )
         )
         self.summary(doc)
-        self.source_sections(doc)
+        self.source_sections(doc, reports)
         self.market_sections(doc)
         self.origin_section(doc)
         return doc
@@ -512,7 +556,7 @@ class _Report:
 
     # Sources ---------------------------------------------------------------------------
 
-    def source_sections(self, doc: Document) -> None:
+    def source_sections(self, doc: Document, reports: bool = True) -> None:
         prim = self.sources.loc[self.sources["source_id"].isin(self.primary)]
         refs = self.sources.loc[~self.sources["source_id"].isin(self.primary)]
         if not prim.empty:
@@ -521,6 +565,14 @@ class _Report:
                 self.source_section(doc, src)
         if not refs.empty:
             doc.add(Heading(2, line("Published reports, by publisher"), "reports"))
+            if not reports:
+                n = len(refs)
+                doc.add(
+                    Paragraph(
+                        line(f"{n} published sources; each is detailed in the full report (", code(HTML_NAME), ").")
+                    )
+                )
+                return
             for src in refs.to_dict("records"):
                 self.source_section(doc, src)
 
@@ -553,10 +605,10 @@ class _Report:
             extra += [em(str(src["note"]))]
         if extra:
             doc.add(Paragraph(line(*extra)))
-        claims = self.claims.loc[self.claims["source_id"] == sid].sort_values(["line", "claim_id"], na_position="last")
-        if claims.empty:
+        claims = self.claims_by_source.get(sid, [])
+        if not claims:
             doc.add(Paragraph(line(em("No claims."))))
-        for claim in claims.to_dict("records"):
+        for claim in claims:
             self.claim_section(doc, claim)
 
     def claim_section(self, doc: Document, claim: Mapping[str, object]) -> None:
@@ -564,11 +616,11 @@ class _Report:
         subject = self.market_label(claim["market_id"]) or (
             "survey share" if claim["kind"] == "share" else str(claim["kind"])
         )
-        doc.add(Heading(4, line(code(str(claim["local_id"])), f" — {subject}")))
-        figs = self.figures.get(cid)
-        if figs is not None and not figs.empty:
+        doc.add(Heading(4, line(code(str(claim["local_id"])), f" — {subject}"), f"claim-{cid.replace('/', '--')}"))
+        figs = self.figures.get(cid, [])
+        if figs:
             rows = []
-            for f in figs.to_dict("records"):
+            for f in figs:
                 where = f"¶{f['paragraph']}" if _present(f["paragraph"]) else ""
                 quote: list[str | Span] = []
                 if isinstance(f["locator_text"], str):
@@ -583,13 +635,13 @@ class _Report:
                     )
                 )
             doc.add(Table(("Figure", "As written", "Stands for", "Where"), tuple(rows)))
-        if cid in self.checks.index:
-            sentence, tone = verdict_sentence(self.checks.loc[cid].to_dict(), figs)
+        if cid in self.check_rows:
+            sentence, tone = verdict_sentence(self.check_rows[cid], figs)
         else:
             sentence, tone = _unchecked_sentence(claim)
         doc.add(Paragraph(sentence, tone))
         reading = claim.get("reading")
-        uses_current = figs is not None and (figs["year_as_written"] == "current").any()
+        uses_current = any(f["year_as_written"] == "current" for f in figs)
         if uses_current and isinstance(reading, str):
             doc.add(
                 Paragraph(
@@ -609,12 +661,10 @@ class _Report:
             doc.add(Paragraph(line(strong("Note: "), em(str(claim["note"])))))
 
     def implied_bullets(self, doc: Document, cid: str, reading: str) -> None:
-        imp = self.implied.get(cid)
-        if imp is None or imp.empty:
-            return
-        imp = imp.assign(_other=imp["reading"] != reading).sort_values(["quantity", "_other", "from_year"])
+        # The reading the check used first, the other reading after it.
+        imp = sorted(self.implied.get(cid, []), key=lambda r: (r["quantity"], r["reading"] != reading))
         items = []
-        for r in imp.to_dict("records"):
+        for r in imp:
             if r["quantity"] == "cagr":
                 what = f"Implied CAGR {r['from_year']}–{r['to_year']}: "
                 value = strong(f"{_pct(r['central'])} %")
@@ -625,13 +675,14 @@ class _Report:
                 band = f" ({_num_range(r['low'], r['high'], r['unit'])})"
             parts: list[str | Span] = [what, value, band]
             if str(r["reading"]).startswith("current="):
-                used = "the reading used" if not r["_other"] else "the other reading"
+                used = "the reading used" if r["reading"] == reading else "the other reading"
                 parts += [", ", code(str(r["reading"])), f" ({used})"]
             parts += [". Method: ", str(r["method"]).rstrip(".") + "."]
             if isinstance(r.get("assumption"), str) and r["assumption"]:
                 parts += [" ", strong("Assumption:"), f" {r['assumption']}."]
             items.append(line(*parts))
-        doc.add(Bullets(tuple(items)))
+        if items:
+            doc.add(Bullets(tuple(items)))
 
     def projection_line(self, doc: Document, cid: str, claim: Mapping[str, object]) -> None:
         if cid not in self.proj_span.index:
@@ -701,24 +752,20 @@ class _Report:
 
     def origin_lines(self, doc: Document, cid: str) -> None:
         g = self.origins.get(cid)
-        if g is None or g.empty:
+        if not g:
             return
-        first = g.iloc[0]
-        summary = first.get("summary")
+        summary = g[0].get("summary")
         head: list[str | Span] = [strong("Origin: ")]
         head.append(str(summary).rstrip(".") + "." if isinstance(summary, str) and summary else "published matches:")
         doc.add(Paragraph(line(*head)))
-        items = [_origin_item(r, self.label) for r in g.head(3).to_dict("records")]
+        items = [_origin_item(r, self.label) for r in g[:3]]
         if len(g) > 3:
             items.append(line(f"… and {len(g) - 3} more (table ", code("claim_origins"), ")."))
         doc.add(Bullets(tuple(items)))
 
     def cross_lines(self, doc: Document, cid: str) -> None:
-        g = self.cross_by_claim.get(cid)
-        if g is None or g.empty:
-            return
         items = []
-        for r in g.to_dict("records"):
+        for r in self.cross_by_claim.get(cid, []):
             parts: list[str | Span] = [
                 f"{r['year']}: {_num(r['value'])} against a median of ",
                 strong(_num(r["median"])),
@@ -733,6 +780,8 @@ class _Report:
                 why = "defined differently" if r.get("same_definition") is False else "a superseded edition"
                 parts.append(f"; not counted in the range ({why})")
             items.append(line(*parts))
+        if not items:
+            return
         doc.add(Paragraph(line(strong("Against the other sources"), " (stated values, USD bn):")))
         doc.add(Bullets(tuple(items)))
 
@@ -817,7 +866,7 @@ class _Report:
         # The audited article's claims first, then the other articles'.
         for cid in sorted(self.origins, key=lambda c: (c.split("/")[0] not in self.primary, c)):
             g = self.origins[cid]
-            first = g.iloc[0]
+            first = g[0]
             summary = first.get("summary")
             src = first.get("matched_source_id")
             rows.append(
@@ -850,10 +899,11 @@ def _origin_item(r: Mapping[str, object], labels: pd.Series) -> Inline:
         parts.append(f" ({labels.get(src, src)})")
     if _present(r.get("score")):
         parts.append(f", score {_num(float(r['score']), 2)}")  # type: ignore[arg-type]
-    if _present_any(r.get("parts_matched")):
-        parts.append(f", reproduces {_listing(r['parts_matched'])}")
+    # The explanation already names the parts reproduced; the bare list is the fallback.
     if isinstance(r.get("explanation"), str) and r["explanation"]:
         parts += [" — ", em(str(r["explanation"]))]
+    elif _present_any(r.get("parts_matched")):
+        parts.append(f", reproduces {_listing(r['parts_matched'])}")
     return line(*parts) if parts else line("a match")
 
 
@@ -880,17 +930,19 @@ def _listing(x: object) -> str:
 # --- Public API -------------------------------------------------------------------------
 
 
-def build_document(tables: TablesLike) -> Document:
-    return _Report(as_tables(tables)).document()
+def build_document(tables: TablesLike, reports: bool = True) -> Document:
+    return _Report(as_tables(tables)).document(reports)
 
 
-def render_markdown(tables: TablesLike, chart_links: Mapping[str, str] | None = None) -> str:
+def render_markdown(tables: TablesLike, chart_links: Mapping[str, str] | None = None, *, reports: bool = True) -> str:
     """The audit report as Markdown (plain headings and tables: the Dagster UI renders it).
 
     ``chart_links`` maps a market id to an image path or URL to show its chart; without it
     the Markdown carries no images (the UI could not load local files anyway).
+    ``reports=False`` leaves out the per-report detail (about four fifths of the text): the
+    summary, the article, the markets and the origins remain, which suits a UI preview.
     """
-    return to_markdown(build_document(tables), chart_links)
+    return to_markdown(build_document(tables, reports), chart_links)
 
 
 def render_html(tables: TablesLike, charts: Mapping[str, bytes] | None = None) -> str:

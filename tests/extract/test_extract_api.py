@@ -15,7 +15,7 @@ from cdmo_pipeline.extract import coverage, extract, number_tokens, to_yaml
 from cdmo_pipeline.extract.evaluate import load
 
 HERE = Path(__file__).resolve().parent
-ALL_CASES = load(HERE / "corpus.yaml") + load(HERE / "holdout.yaml") + load(HERE / "holdout2.yaml")
+ALL_CASES = [c for name in ("corpus", "holdout", "holdout2", "holdout3") for c in load(HERE / f"{name}.yaml")]
 
 
 def test_number_tokens() -> None:

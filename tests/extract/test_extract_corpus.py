@@ -7,12 +7,12 @@ from typing import Any
 
 import pytest
 
-from cdmo_pipeline.extract import coverage, number_tokens
+from cdmo_pipeline.extract import coverage
 from cdmo_pipeline.extract.evaluate import expected_figures, figures, load, run_case, score
 
 HERE = Path(__file__).resolve().parent
 CASES = load(HERE / "corpus.yaml")
-HELD_OUT = load(HERE / "holdout.yaml") + load(HERE / "holdout2.yaml")
+HELD_OUT = [case for name in ("holdout.yaml", "holdout2.yaml", "holdout3.yaml") for case in load(HERE / name)]
 COMPARED = ("role", "value", "year", "scale", "currency", "qualifier")
 BY_ID = {c["id"]: c for c in CASES + HELD_OUT}
 
@@ -55,16 +55,17 @@ def test_case_figures_exact(case: dict[str, Any]) -> None:
         assert literal in ignored, (literal, ignored)
 
 
-@pytest.mark.parametrize("case", CASES + HELD_OUT, ids=[c["id"] for c in CASES + HELD_OUT])
-def test_every_number_accounted_for(case: dict[str, Any]) -> None:
-    doc = draft(case["id"])
-    assert coverage(case["text"], doc) == []
-    # ... and every locator quotes the text it points at, in at most 15 words.
-    for item in [*doc["claims"], *doc["unassigned"], *doc["ignored"]]:
-        loc = item["locator"]
-        assert case["text"][loc["start"] : loc["end"]] == loc["text"]
-        assert len(loc["text"].split()) <= 15
-    assert number_tokens(case["text"]) or not doc["claims"]
+def test_every_number_accounted_for() -> None:
+    """Coverage is complete for every case, and every locator quotes its text in <= 15 words."""
+    for case in CASES + HELD_OUT:
+        doc = draft(case["id"])
+        assert coverage(case["text"], doc) == [], case["id"]
+        values = [c[k] for c in doc["claims"] for k in ("start", "end", "cagr") if k in c]
+        values += [p for c in doc["claims"] for p in c.get("points", [])]
+        for item in [*doc["claims"], *values, *doc["unassigned"], *doc["ignored"]]:
+            loc = item["locator"]
+            assert case["text"][loc["start"] : loc["end"]] == loc["text"], case["id"]
+            assert len(loc["text"].split()) <= 15, case["id"]
 
 
 def test_precision_and_recall() -> None:
@@ -74,7 +75,8 @@ def test_precision_and_recall() -> None:
 
 
 def test_held_out_precision_and_recall() -> None:
-    """Sentences written after the grammar was finished, never tuned against."""
+    """Sentences written after the grammar was finished and measured blind first (the numbers
+    are in docs/EXTRACTION.md); the misses found then were fixed, so they now guard regressions."""
     s = score(HELD_OUT, lambda c: draft(c["id"]))
     assert s.precision >= 0.95, s.inventions
     assert s.recall >= 0.9, s.misses

@@ -46,7 +46,8 @@ def test_period_years(written: str, years: tuple[str, str] | None) -> None:
 def test_period_pattern_finds_the_written_forms() -> None:
     for text in ("during 2025-2032", "between 2025 and 2032", "from 2025 to 2032", "(2025-2030)", "over 2025–2034"):
         m = g.PERIOD_AFTER_RE.match(" " + text)
-        assert m is not None and m.group("period").strip(" ()") in text
+        assert m is not None
+        assert m.group("period").strip(" ()") in text
 
 
 def test_lookups_speak_the_design_words() -> None:
@@ -114,3 +115,15 @@ def test_slugs_fold_synonyms() -> None:
     assert slugify("India's pharmaceutical") == "india-pharma"
     assert slugify("Indian Pharmaceuticals") == "india-pharma"
     assert slugify("U.S. CDMOs") == "us-cdmo"
+
+
+def test_literal_check_agrees_with_the_loader() -> None:
+    """The extractor's literal check mirrors ``core.numbers``: they must not drift apart."""
+    import pandas as pd
+
+    from cdmo_pipeline.core.numbers import parse_numbers
+
+    samples = ["255", "15.48", "1,500", "0.8", "-2.1", "120-130", "120–130", "80 to 90", "0173", "0,255", "1,50"]
+    samples += ["12,345.6", "4,71,295", "9.0", "0", "265,430.00", "108948.4", "22 - 25"]
+    loader_ok = parse_numbers(pd.Series(samples))["error"].isna().tolist()
+    assert [bool(g.DESIGN_NUMBER_RE.match(s)) for s in samples] == loader_ok
