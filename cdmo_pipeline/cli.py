@@ -315,7 +315,10 @@ def main() -> None:
     except Exception as exc:
         if os.environ.get("CDMO_DEBUG"):
             raise
-        _print_error(f"internal error: {type(exc).__name__}: {exc}", "Set CDMO_DEBUG=1 to see the traceback, and please report it.")
+        _print_error(
+            f"internal error: {type(exc).__name__}: {exc}",
+            "Set CDMO_DEBUG=1 to see the traceback, and please report it.",
+        )
         sys.exit(EXIT_FAILED)
 
 

@@ -105,11 +105,15 @@ def generate(n_claims: int, seed: int = 0) -> Corpus:
     e_dec = np.maximum(e_dec, np.ceil(-np.log10(e_written)).astype(int) + 1)
 
     qual_pick = rng.random(n)
-    end_qualifier = np.select([qual_pick < 0.06, qual_pick < 0.10, qual_pick < 0.14], ["over", "nearly", "about"], "").astype(object)
+    end_qualifier = np.select(
+        [qual_pick < 0.06, qual_pick < 0.10, qual_pick < 0.14], ["over", "nearly", "about"], ""
+    ).astype(object)
     # "over x" means just above x: write the value rounded down; "nearly x", rounded up.
     step = np.power(10.0, -e_dec)
     e_lit_val = np.where(
-        end_qualifier == "over", _round_down(e_written, e_dec), np.where(end_qualifier == "nearly", _round_down(e_written, e_dec) + step, e_written)
+        end_qualifier == "over",
+        _round_down(e_written, e_dec),
+        np.where(end_qualifier == "nearly", _round_down(e_written, e_dec) + step, e_written),
     )
     start_literal = _fmt(s_written, s_dec)
     end_literal = _fmt(e_lit_val, e_dec)

@@ -37,7 +37,15 @@ from cdmo_pipeline.core.schemas import MODELS
 from cdmo_pipeline.core.views import VIEWS, View
 
 # Each published table's DuckDB types, from its pandera model (a shape that cannot drift).
-_DUCKDB_TYPES = {"str": "VARCHAR", "int64": "BIGINT", "Int64": "BIGINT", "float64": "DOUBLE", "bool": "BOOLEAN"}
+_DUCKDB_TYPES = {
+    "str": "VARCHAR",
+    "string[pyarrow]": "VARCHAR",
+    "category": "VARCHAR",
+    "int64": "BIGINT",
+    "Int64": "BIGINT",
+    "float64": "DOUBLE",
+    "bool": "BOOLEAN",
+}
 REFRESHES = "refreshes"
 REFRESH_TABLES = "refresh_tables"
 MANAGED = {REFRESHES, REFRESH_TABLES}

@@ -11,6 +11,7 @@ a read-only connection, so "exactly publish A or exactly publish B, never a mix"
 comparison of digests.
 """
 
+import contextlib
 import csv
 import hashlib
 import json
@@ -190,7 +191,9 @@ def sql_checksums(con: duckdb.DuckDBPyConnection) -> dict[str, list[int]]:
     """Per data table: [row count, sum of row hashes] (fast enough for a tight reader loop)."""
     out = {}
     for name in DATA_TABLES:
-        n, total = con.execute(f'SELECT count(*), CAST(coalesce(sum(hash(t)), 0) AS VARCHAR) FROM "{name}" AS t').fetchone()
+        n, total = con.execute(
+            f'SELECT count(*), CAST(coalesce(sum(hash(t)), 0) AS VARCHAR) FROM "{name}" AS t'
+        ).fetchone()
         out[name] = [int(n), int(total)]
     return out
 
@@ -289,10 +292,8 @@ class Child:
 
     def finish(self, timeout: float = 60.0) -> int:
         """Wait for the child to end by itself; its return code."""
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             self.proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            pass
         return self.close()
 
     def close(self) -> int:

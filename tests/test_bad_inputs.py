@@ -9,6 +9,8 @@ is wrong and which file, claim and field the message must name. For every case:
 3. for a sample, the real ``cdmo refresh`` exits non-zero with an ``error:`` line, no traceback.
 
 Cases whose manifest entry carries ``bug`` are loader defects, kept visible as strict xfails.
+The refresh tests come first in the file: the CLI runs start with their warehouse fixture and
+overlap them. Run: ``.venv/bin/python -m pytest tests/test_bad_inputs.py``.
 """
 
 import hashlib
@@ -106,11 +108,14 @@ def published(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureR
     path = tmp_path_factory.mktemp("published") / "cdmo.duckdb"
     pipeline.refresh(sources, Warehouse(path))
     state = {"path": path, "sha256": _sha256(path), "tables": _snapshot(path), "cli": {}}
-    if any(
-        getattr(item, "originalname", "") == "test_cli_refresh_fails_with_a_clear_error"
-        for item in request.session.items
-    ):
-        state["cli"] = _start_cli_runs(state, tmp_path_factory)
+    # Under pytest-xdist every worker sees every item: there each CLI test starts its own run.
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        selected = {
+            item.callspec.params["name"]
+            for item in request.session.items
+            if getattr(item, "originalname", "") == "test_cli_refresh_fails_with_a_clear_error"
+        }
+        state["cli"] = _start_cli_runs(state, tmp_path_factory, [n for n in CLI_SAMPLE if n in selected])
     yield state
     for run in state["cli"].values():  # only when a CLI test did not collect its run
         if run["proc"].poll() is None:
@@ -210,10 +215,10 @@ def test_refused_with_a_message_naming_file_claim_and_field(case: dict) -> None:
 # End to end through the real CLI ------------------------------------------------------------------
 
 
-def _start_cli_runs(published: dict, tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
-    """Start ``cdmo refresh`` over each sampled case, each on its own copy of the warehouse."""
+def _start_cli_runs(published: dict, tmp_path_factory: pytest.TempPathFactory, names: list[str]) -> dict[str, dict]:
+    """Start ``cdmo refresh`` over each named case, each on its own copy of the warehouse."""
     runs = {}
-    for name in CLI_SAMPLE:
+    for name in names:
         base = tmp_path_factory.mktemp(f"cli-{name}")
         home = base / "dagster_home"
         home.mkdir()
@@ -253,9 +258,13 @@ def _finish(run: dict) -> dict:
 
 
 @pytest.mark.parametrize("name", CLI_SAMPLE)
-def test_cli_refresh_fails_with_a_clear_error(name: str, published: dict) -> None:
+def test_cli_refresh_fails_with_a_clear_error(
+    name: str, published: dict, tmp_path_factory: pytest.TempPathFactory
+) -> None:
     case = BY_NAME[name]
     assert "bug" not in case, "the CLI sample holds cases the loader handles"
+    if name not in published["cli"]:
+        published["cli"].update(_start_cli_runs(published, tmp_path_factory, [name]))
     run = _finish(published["cli"][name])
     output = f"--- stdout\n{run['stdout']}\n--- stderr\n{run['stderr']}"
     assert run["returncode"] not in (0, None), output

@@ -137,7 +137,10 @@ def test_sigkill_anywhere_leaves_publish_a_or_b(tmp_path: Path) -> None:
     # KILL PLAN: (label, child mode, how the parent kills). The first run is not killed: it
     # measures the refresh and gives the reference publish B.
     plan: list[tuple[str, str, tuple]] = [("measure", "none", ("none",))]
-    plan += [(f"t={i + 1}/{N_TIME_OFFSETS + 1}", "none", ("time", (i + 1) / (N_TIME_OFFSETS + 1))) for i in range(N_TIME_OFFSETS)]
+    plan += [
+        (f"t={i + 1}/{N_TIME_OFFSETS + 1}", "none", ("time", (i + 1) / (N_TIME_OFFSETS + 1)))
+        for i in range(N_TIME_OFFSETS)
+    ]
     plan += [(f"on {step}", "none", ("step", step)) for step in STEPS]
     plan += [(f"write+{int(f * 100)}%", "none", ("write", f)) for f in WRITE_FRACTIONS]
     plan += [(f"self {mode}", mode, ("self", expected)) for mode, expected in SELF_KILLS.items()]

@@ -68,7 +68,7 @@ def invariant_failures(tables: Mapping[str, pd.DataFrame]) -> dict[str, pd.DataF
     # Projections: each claim's years, exactly once per basis, with no gap.
     p = tables["projections"]
     if not p.empty:
-        g = p.groupby(["claim_id", "basis"])["year"].agg(["min", "max", "size", "nunique"])
+        g = p.groupby(["claim_id", "basis"], observed=True)["year"].agg(["min", "max", "size", "nunique"])
         gaps = g.loc[(g["size"] != g["nunique"]) | (g["size"] != g["max"] - g["min"] + 1)]
         need("projections cover each claim's years exactly once per basis", gaps.reset_index())
         checks = tables["cagr_checks"].set_index("claim_id")

@@ -30,7 +30,7 @@ IMPLIED_COLUMNS = [
 
 def implied_figures(result: CheckResult, claims: pd.DataFrame) -> pd.DataFrame:
     """Every implied figure of every claim, low / central / high."""
-    currency = claims.set_index("claim_id")["currency"]
+    currency = claims["currency"].astype(object).to_numpy()
     parts = [_implied_cagrs(result), _implied_values(result, currency)]
     out = pd.concat([p for p in parts if not p.empty] or [pd.DataFrame(columns=IMPLIED_COLUMNS)], ignore_index=True)
     out = out[IMPLIED_COLUMNS].sort_values(["claim_id", "quantity", "year", "reading"], kind="stable")
@@ -66,7 +66,7 @@ def _implied_cagrs(result: CheckResult) -> pd.DataFrame:
     )
 
 
-def _implied_values(result: CheckResult, currency: pd.Series) -> pd.DataFrame:
+def _implied_values(result: CheckResult, currency: np.ndarray) -> pd.DataFrame:
     checks = result.checks
     # The CAGR's own period when stated, else the one the check assumed (a lone value).
     stated_period = checks["period_from"].notna() & checks["period_to"].notna()
@@ -77,21 +77,29 @@ def _implied_values(result: CheckResult, currency: pd.Series) -> pd.DataFrame:
     rows = checks.loc[checks["stated_cagr"].notna() & checks["start_year"].notna() & checks["end_year"].notna()]
     if rows.empty:
         return pd.DataFrame(columns=IMPLIED_COLUMNS)
-    at = result.values.set_index(["claim_id", "year"])[["value", "low", "high", "literal"]]
-    at = at[~at.index.duplicated()]
-    only_year = result.values.groupby("claim_id")["year"].min()
+    vals = result.values
+    at = pd.Index(vals["cno"].to_numpy(np.int64) * _KEY + vals["year"].to_numpy(np.int64))
+    only_year = vals.groupby("cno")["year"].min()
+    cno = rows["cno"].to_numpy(np.int64)
+
+    def row_at(years: np.ndarray) -> np.ndarray:
+        found = at.get_indexer(cno * _KEY + np.nan_to_num(years, nan=-1).astype(np.int64))
+        return np.where(np.isnan(years), -1, found)
+
     out = []
     for side, other in (("start_year", "end_year"), ("end_year", "start_year")):
-        have = _has(at, rows["claim_id"], rows[side])
-        have_other = _has(at, rows["claim_id"], rows[other])
+        have = row_at(rows[side].to_numpy(float)) >= 0
+        have_other = row_at(rows[other].to_numpy(float)) >= 0
         single = (rows["n_values"] == 1).to_numpy()
-        anchor_year = np.where(have_other, rows[other], np.where(single, rows["claim_id"].map(only_year), np.nan))
-        need = ~have & ~np.isnan(anchor_year.astype(float))
+        anchor_year = np.where(
+            have_other, rows[other].to_numpy(float), np.where(single, only_year.reindex(cno).to_numpy(float), np.nan)
+        )
+        need = ~have & ~np.isnan(anchor_year)
         if not need.any():
             continue
         sub = rows.loc[need]
-        a_year = anchor_year[need].astype(float)
-        anchor = at.reindex(pd.MultiIndex.from_arrays([sub["claim_id"], a_year]))
+        a_year = anchor_year[need]
+        anchor = vals.iloc[at.get_indexer(cno[need] * _KEY + a_year.astype(np.int64))]
         k = sub[side].to_numpy(float) - a_year
         growth = 1.0 + sub["stated_cagr"].to_numpy(float) / 100.0
         g_lo = 1.0 + sub["stated_low"].to_numpy(float) / 100.0
@@ -107,13 +115,13 @@ def _implied_values(result: CheckResult, currency: pd.Series) -> pd.DataFrame:
             "value "
             + anchor["literal"].astype(str).to_numpy()
             + " ("
-            + pd.Series(a_year).astype(int).astype(str).to_numpy()
+            + a_year.astype(int).astype(str)
             + ") "
             + verb
             + " at the stated CAGR of "
             + sub["stated_cagr_literal"].astype(str).str.rstrip("%").to_numpy()
             + "% over "
-            + pd.Series(np.abs(k)).astype(int).astype(str).to_numpy()
+            + np.abs(k).astype(int).astype(str)
             + " years"
         )
         assumption = np.where(
@@ -132,7 +140,7 @@ def _implied_values(result: CheckResult, currency: pd.Series) -> pd.DataFrame:
                     "central": central,
                     "low": low,
                     "high": high,
-                    "unit": sub["claim_id"].map(currency).fillna("").to_numpy() + " bn",
+                    "unit": pd.Series(currency[cno[need]]).fillna("").astype(str).to_numpy() + " bn",
                     "method": method,
                     "reading": sub["reading"].to_numpy(),
                     "assumption": assumption,
@@ -142,6 +150,4 @@ def _implied_values(result: CheckResult, currency: pd.Series) -> pd.DataFrame:
     return pd.concat(out, ignore_index=True) if out else pd.DataFrame(columns=IMPLIED_COLUMNS)
 
 
-def _has(at: pd.DataFrame, claim_ids: pd.Series, years: pd.Series) -> np.ndarray:
-    keys = pd.MultiIndex.from_arrays([claim_ids, years.astype(float)])
-    return keys.isin(at.index) & years.notna().to_numpy()
+_KEY = 10_000

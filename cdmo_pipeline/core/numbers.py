@@ -65,23 +65,26 @@ _NUMBER_RE = (
 )
 
 
+_STRING = pd.StringDtype("pyarrow")
+
+
 def normalise_qualifier(qualifiers: pd.Series) -> pd.Series:
     """Lowercase, single-spaced qualifier keys; absent means "none"."""
-    q = qualifiers.astype("string").fillna("").str.strip().str.lower()
+    q = qualifiers.astype(_STRING).fillna("").str.strip().str.lower()
     q = q.str.replace(r"\s+", " ", regex=True)
-    return q.mask(q == "", "none").astype(object)
+    return q.mask(q == "", "none")
 
 
 def _policy_column(quals: pd.Series, attr: str, default: object) -> np.ndarray:
     """One attribute of the policy for every row (a hash lookup, not a Python loop)."""
-    lookup = {key: getattr(rule, attr) for key, rule in QUALIFIER_POLICY.items()}
-    mapped = quals.map(lookup)
-    return np.where(mapped.isna().to_numpy(), default, mapped.to_numpy(dtype=object))
+    keys = list(QUALIFIER_POLICY)
+    table = np.array([getattr(QUALIFIER_POLICY[k], attr) for k in keys] + [default], dtype=object)
+    index = pd.Index(keys).get_indexer(quals.astype(object))
+    return table[np.where(index < 0, len(keys), index)]
 
 
 def _to_arrow(values: pd.Series) -> pa.Array:
-    text = values.astype("string").fillna("")
-    arr = pa.array(text.to_numpy(dtype=object), type=pa.string())
+    arr = pa.array(values.astype(_STRING).fillna("")).cast(pa.string())
     arr = pc.utf8_trim_whitespace(arr)
     return pc.replace_substring(arr, "−", "-")  # typographic minus
 
@@ -135,7 +138,7 @@ def parse_numbers(literals: pd.Series, qualifiers: pd.Series | None = None) -> p
     x_a = m_a / scale_a
     x_b = m_b / scale_b
 
-    known = quals.isin(QUALIFIER_POLICY.keys()).to_numpy()
+    known = quals.isin(list(QUALIFIER_POLICY)).to_numpy(bool)
     rule_low = _policy_column(quals, "low", -1).astype(np.float64)
     rule_high = _policy_column(quals, "high", 1).astype(np.float64)
     rule_low_open = _policy_column(quals, "low_open", False).astype(bool)
@@ -160,15 +163,15 @@ def parse_numbers(literals: pd.Series, qualifiers: pd.Series | None = None) -> p
             "decimals": np.where(is_range, np.maximum(d_a, d_b), d_a).astype(np.int64),
             "is_range": is_range,
             "is_percent": is_percent,
-            "hedge": hedge & (quals.to_numpy() != "none"),
+            "hedge": hedge & (quals.to_numpy(dtype=object) != "none"),
         },
         index=literals.index,
     )
     error = np.full(n, None, dtype=object)
-    raw = literals.astype("string").fillna("").str.strip().to_numpy(dtype=object)
-    empty = raw == ""
+    empty = pc.equal(arr, "").to_numpy(zero_copy_only=False)
+    has_comma = pc.match_substring(arr, ",").to_numpy(zero_copy_only=False)
     error[(~matched) & (~empty)] = "is not a number as written"
-    error[(~matched) & (~empty) & pd.Series(raw).str.contains(",", regex=False).to_numpy()] = (
+    error[(~matched) & (~empty) & has_comma] = (
         "is not a number as written (commas only as thousands separators, in groups of three)"
     )
     error[empty] = "is empty"

@@ -1,10 +1,11 @@
 """Reconcile sources: compare figures across publishers, and trace where a claim came from.
 
-- ``cross_source``: for each comparable market and year that at least two sources speak of,
-  every source's figure beside the group's min / median / max, with the spread and each
-  source's deviation from the median. The range is that of the sources defining the market
-  as the group does (latest editions only); markets a publisher defines differently
-  (``comparable_to``) and superseded editions are listed against it but not counted.
+- ``cross_source``: for each comparable market and year that at least two sources state a
+  figure for, every source's figure beside the group's min / median / max, with the spread
+  and each source's deviation from the median. The range is that of the sources defining the
+  market as the group does (latest editions only); markets a publisher defines differently
+  (``comparable_to``) and superseded editions are listed against it but not counted. The
+  same comparison on each source's projected path is the view ``cross_source_projected``.
 - ``claim_origins``: for each claim of an article (a source that is not a market-research
   publisher's report), the published figures it reproduces within rounding — a value in the
   same year inside the interval the claim's literal stands for, a CAGR inside the stated
@@ -18,7 +19,7 @@ All of it is merges and group-bys over whole frames.
 import numpy as np
 import pandas as pd
 
-from cdmo_pipeline.core.projections import ENDPOINTS
+from cdmo_pipeline.core.projections import preferred_paths
 
 PUBLISHER_KINDS = ("report", "press_release")
 VALUE_ROLES = ("start", "point", "end")
@@ -92,33 +93,30 @@ def _source_meta(sources: pd.DataFrame) -> pd.DataFrame:
     return meta
 
 
-def preferred_paths(projections: pd.DataFrame) -> pd.DataFrame:
-    """One projected path per claim: basis endpoints when it has one, else stated_cagr."""
-    p = projections.loc[~projections["is_extrapolated"]]
-    has_endpoints = set(p.loc[p["basis"] == ENDPOINTS, "claim_id"])
-    keep = (p["basis"] == ENDPOINTS) | ~p["claim_id"].isin(has_endpoints)
-    return p.loc[keep]
-
-
-def cross_source(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    """Every source's figure per comparable market and year, beside the group's range."""
+def cross_source(tables: dict[str, pd.DataFrame], projections: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Every source's stated figure per comparable market and year, beside the group's range."""
+    del projections  # the projected comparison is a view over the published projections
     group = comparison_market(tables["markets"])
     claims = tables["claims"].set_index("claim_id")[["market_id", "currency"]]
     meta = _source_meta(tables["sources"])
 
     figures = tables["figures"]
-    stated = figures.loc[figures["role"].isin(VALUE_ROLES) & figures["year"].notna()]
-    stated = stated[["source_id", "claim_id", "year", "value", "low", "high"]].assign(basis=STATED)
-    paths = preferred_paths(tables["projections"])
-    projected = paths.rename(columns={"central": "value"})[["source_id", "claim_id", "year", "value", "low", "high"]]
-    rows = pd.concat([stated, projected.assign(basis=PROJECTED)], ignore_index=True)
-    # A claim stating two points in one year cannot happen (validation); one value per claim.
-    rows = rows.drop_duplicates(["claim_id", "year", "basis"])
+    stated = figures.loc[figures["role"].isin(VALUE_ROLES).to_numpy(bool) & figures["year"].notna().to_numpy(bool)]
+    rows = pd.DataFrame(
+        {
+            "source_id": stated["source_id"].to_numpy(dtype=object),
+            "claim_id": stated["claim_id"].to_numpy(dtype=object),
+            "year": stated["year"].astype("int64").to_numpy(),
+            "value": stated["value"].to_numpy(float),
+            "low": stated["low"].to_numpy(float),
+            "high": stated["high"].to_numpy(float),
+            "basis": STATED,
+        }
+    )
     rows = rows.join(claims, on="claim_id").dropna(subset=["market_id"])
     rows["source_market_id"] = rows["market_id"]
     rows["market_id"] = rows["market_id"].map(group)
     rows = rows.join(meta, on="source_id")
-    rows["year"] = rows["year"].astype("int64")
 
     keys = ["market_id", "currency", "year", "basis"]
     # The range is that of sources defining the market as the group does, latest editions
@@ -134,18 +132,41 @@ def cross_source(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     out["spread_pct"] = (out["max"] - out["min"]) / out["median"] * 100.0
     out["deviation_pct"] = (out["value"] - out["median"]) / out["median"] * 100.0
     out["n_sources"] = out["n_sources"].astype("int64")
-    for col in ("confidence", "publisher", "kind", "currency"):
-        out[col] = out[col].astype(object).where(out[col].notna(), None)
     for col in ("is_publisher", "superseded", "same_definition", "counted"):
         out[col] = out[col].astype(bool)
     out = out.sort_values(["market_id", "basis", "year", "value", "source_id"], kind="stable")
-    return out[CROSS_SOURCE_COLUMNS].reset_index(drop=True)
+    out = out[CROSS_SOURCE_COLUMNS].reset_index(drop=True)
+    for col in (
+        "market_id",
+        "currency",
+        "basis",
+        "source_id",
+        "claim_id",
+        "source_market_id",
+        "publisher",
+        "kind",
+        "confidence",
+    ):
+        out[col] = _text(out[col])
+    return out
 
 
-def _parts(tables: dict[str, pd.DataFrame], subject_sources: set[str], meta: pd.DataFrame) -> pd.DataFrame:
+def _text(values: pd.Series) -> pd.Series:
+    return values.astype(object).where(values.notna(), None).astype(pd.StringDtype("pyarrow"))
+
+
+def _plain(frame: pd.DataFrame) -> pd.DataFrame:
+    """Text columns as Python objects with None: the few rows matched here need no Arrow."""
+    out = frame.copy()
+    for col in out.columns:
+        if isinstance(out[col].dtype, pd.StringDtype | pd.CategoricalDtype) or out[col].dtype == object:
+            out[col] = out[col].astype(object).where(out[col].notna(), None)
+    return out
+
+
+def _parts(figures: pd.DataFrame, subject_sources: set[str], meta: pd.DataFrame) -> pd.DataFrame:
     """The figures of subject claims to explain: values (each reading of "current") and CAGRs."""
-    f = tables["figures"]
-    f = f.loc[f["source_id"].isin(subject_sources) & f["role"].isin([*VALUE_ROLES, "cagr"])].copy()
+    f = figures.loc[figures["source_id"].isin(subject_sources)].copy()
     f["part"] = np.where(
         f["role"] == "cagr",
         "CAGR " + f["literal"].astype(str).str.rstrip("%") + "%",
@@ -159,20 +180,29 @@ def _parts(tables: dict[str, pd.DataFrame], subject_sources: set[str], meta: pd.
     return pd.concat([main, alt], ignore_index=True)
 
 
-def claim_origins(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
+def claim_origins(tables: dict[str, pd.DataFrame], projections: pd.DataFrame) -> pd.DataFrame:
     """For each article claim, the published claims that reproduce its figures, ranked."""
     meta = _source_meta(tables["sources"])
     subject_sources = set(meta.index[~meta["is_publisher"]])
+    if not subject_sources:
+        return _empty_origins()
     group = comparison_market(tables["markets"])
-    claims = tables["claims"].set_index("claim_id")
-    parts = _parts(tables, subject_sources, meta)
+    claims = _plain(tables["claims"][["claim_id", "source_id", "market_id", "currency"]]).set_index("claim_id")
+    figures = tables["figures"]
+    figures = figures.loc[figures["role"].isin([*VALUE_ROLES, "cagr"]).fillna(False).to_numpy(bool)]
+    market = figures["claim_id"].astype(object).map(claims["market_id"])
+    subject = figures["source_id"].isin(subject_sources).fillna(False).to_numpy(bool)
+    # Candidates: figures of the markets (as compared) that the subjects speak of.
+    in_play = market.map(group).isin(set(market[subject].map(group).dropna())).to_numpy(bool)
+    figures = _plain(figures.loc[in_play])
+    parts = _parts(figures, subject_sources, meta)
     if parts.empty:
         return _empty_origins()
     parts["group"] = parts["claim_id"].map(claims["market_id"]).map(group)
     parts["currency"] = parts["claim_id"].map(claims["currency"])
     parts["published_year"] = parts["source_id"].map(meta["published_year"])
 
-    cand = tables["figures"].loc[tables["figures"]["role"].isin([*VALUE_ROLES, "cagr"])].copy()
+    cand = figures.copy()
     cand["group"] = cand["claim_id"].map(claims["market_id"]).map(group)
     cand["currency"] = cand["claim_id"].map(claims["currency"])
     cand["cand_published_year"] = cand["source_id"].map(meta["published_year"])
@@ -224,7 +254,7 @@ def claim_origins(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     )
     per["rank"] = per.groupby("claim_id").cumcount() + 1
     per = per.loc[per["rank"] <= MAX_ORIGINS]
-    per["explanation"] = per["explanation"] + _missing_notes(per, parts, matched, tables["projections"])
+    per["explanation"] = per["explanation"] + _missing_notes(per, parts, matched, projections)
 
     summary, combines = _summaries(per, matched, meta)
     per["summary"] = per["claim_id"].map(summary)
@@ -235,9 +265,20 @@ def claim_origins(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     per = per.rename(columns={"cand_claim_id": "matched_claim_id"})
     per["n_parts_matched"] = per["n_parts_matched"].astype("int64")
     per["rank"] = per["rank"].astype("int64")
-    for col in ("market_id", "matched_publisher"):
-        per[col] = per[col].astype(object).where(per[col].notna(), None)
-    return per[ORIGIN_COLUMNS].reset_index(drop=True)
+    out = per[ORIGIN_COLUMNS].reset_index(drop=True)
+    for col in (
+        "claim_id",
+        "source_id",
+        "market_id",
+        "matched_claim_id",
+        "matched_source_id",
+        "matched_publisher",
+        "parts_matched",
+        "explanation",
+        "summary",
+    ):
+        out[col] = _text(out[col])
+    return out
 
 
 def _within(values: pd.Series, p: pd.DataFrame) -> np.ndarray:
@@ -259,7 +300,14 @@ def _missing_notes(
     got = matched[["claim_id", "cand_claim_id", "part"]].assign(hit=True)
     pairs = pairs.merge(got, on=["claim_id", "cand_claim_id", "part"], how="left")
     pairs = pairs.loc[pairs["hit"].isna()]
-    paths = preferred_paths(projections)[["claim_id", "year", "central"]].rename(columns={"claim_id": "cand_claim_id"})
+    paths = preferred_paths(projections)
+    paths = pd.DataFrame(
+        {
+            "cand_claim_id": paths["claim_id"].astype(str).to_numpy(),
+            "year": paths["year"].to_numpy(),
+            "central": paths["central"].to_numpy(),
+        }
+    )
     pairs = pairs.merge(paths, on=["cand_claim_id", "year"])
     if pairs.empty:
         return pd.Series("", index=per.index)
@@ -306,7 +354,5 @@ def _summaries(per: pd.DataFrame, matched: pd.DataFrame, meta: pd.DataFrame) -> 
 
 
 def _empty_origins() -> pd.DataFrame:
-    out = pd.DataFrame({c: pd.Series(dtype=object) for c in ORIGIN_COLUMNS})
-    return out.astype(
-        {"rank": "int64", "n_parts_matched": "int64", "n_parts": "int64", "score": float, "combines": bool}
-    )
+    types = {"rank": "int64", "n_parts_matched": "int64", "n_parts": "int64", "score": float, "combines": bool}
+    return pd.DataFrame({c: pd.Series(dtype=types.get(c, pd.StringDtype("pyarrow"))) for c in ORIGIN_COLUMNS})

@@ -7,6 +7,7 @@ about a source rather than a reason to stop publishing.
 """
 
 import warnings
+from typing import Annotated
 
 import numpy as np
 import pandas as pd
@@ -20,6 +21,10 @@ from cdmo_pipeline.core.projections import BASES, SHARE_VERDICTS
 from cdmo_pipeline.core.source_format import CLAIM_KINDS, SOURCE_KINDS
 
 NullableInt = pd.Int64Dtype
+# Text columns are Arrow strings (vectorised kernels, compact); the projections' repeated
+# ids are categoricals (one dictionary, a code per row).
+Text = Annotated[pd.StringDtype, "pyarrow", pd.NA]
+Category = pd.CategoricalDtype
 ROLES = ("start", "point", "end", "cagr", "share")
 QUANTITIES = ("cagr", "value")
 
@@ -41,70 +46,74 @@ class _Base(pa.DataFrameModel):
 class SourcesModel(_Base):
     """One row per source file entry (a YAML source, or a source_id of a bulk table)."""
 
-    source_id: Series[str] = pa.Field(
+    source_id: Series[Text] = pa.Field(
         unique=True,
         str_matches=r"^[a-z0-9]+(?:-[a-z0-9]+)*$",
         description="Source id (lowercase slug), unique across sources",
     )
-    title: Series[str] = pa.Field(description="Title of the article or report")
-    publisher: Series[str] = pa.Field(description="Who published it")
-    published: Series[str] = pa.Field(description="Publication date as given: a year or an ISO date")
+    title: Series[Text] = pa.Field(description="Title of the article or report")
+    publisher: Series[Text] = pa.Field(description="Who published it")
+    published: Series[Text] = pa.Field(description="Publication date as given: a year or an ISO date")
     published_year: Series[int] = pa.Field(ge=1900, le=2100, description="Year of publication; resolves `current`")
-    kind: Series[str] = pa.Field(isin=SOURCE_KINDS, description="article | report | press_release | survey")
-    url: Series[str] = pa.Field(nullable=True, description="Where the source can be read")
-    file: Series[str] = pa.Field(description="Source file, relative to the sources directory")
-    sha256: Series[str] = pa.Field(str_matches=r"^[0-9a-f]{64}$", description="SHA-256 of the source file's bytes")
-    format: Series[str] = pa.Field(isin=("yaml", "table"), description="yaml, or table (bulk CSV/Parquet)")
+    kind: Series[Text] = pa.Field(isin=SOURCE_KINDS, description="article | report | press_release | survey")
+    url: Series[Text] = pa.Field(nullable=True, description="Where the source can be read")
+    file: Series[Text] = pa.Field(description="Source file, relative to the sources directory")
+    sha256: Series[Text] = pa.Field(str_matches=r"^[0-9a-f]{64}$", description="SHA-256 of the source file's bytes")
+    format: Series[Text] = pa.Field(isin=("yaml", "table"), description="yaml, or table (bulk CSV/Parquet)")
     n_claims: Series[int] = pa.Field(ge=0, description="Number of claims of the source")
-    confidence: Series[str] = pa.Field(
+    confidence: Series[Text] = pa.Field(
         nullable=True, isin=("high", "medium", "low"), description="Confidence in the citation (reference sources)"
     )
-    report: Series[str] = pa.Field(nullable=True, description="Report id shared by successive editions")
-    edition: Series[str] = pa.Field(nullable=True, description="Edition of the report")
-    date_as_printed: Series[str] = pa.Field(nullable=True, description="The source's date exactly as printed")
-    note: Series[str] = pa.Field(nullable=True, description="Our note on the source")
+    report: Series[Text] = pa.Field(nullable=True, description="Report id shared by successive editions")
+    edition: Series[Text] = pa.Field(nullable=True, description="Edition of the report")
+    date_as_printed: Series[Text] = pa.Field(nullable=True, description="The source's date exactly as printed")
+    note: Series[Text] = pa.Field(nullable=True, description="Our note on the source")
 
 
 class MarketsModel(_Base):
     """One row per declared market."""
 
-    market_id: Series[str] = pa.Field(unique=True, description="Market id (lowercase slug)")
-    label: Series[str] = pa.Field(description="Human label (the first declaration's)")
-    parent_market_id: Series[str] = pa.Field(nullable=True, description="The market this one is a segment of")
-    region: Series[str] = pa.Field(nullable=True, description="Region (Global, India, ...)")
-    modality: Series[str] = pa.Field(nullable=True, description="Modality (biologics, small molecules, ...)")
-    comparable_to: Series[str] = pa.Field(nullable=True, description="A market defined differently but comparable")
-    relation: Series[str] = pa.Field(
+    market_id: Series[Text] = pa.Field(unique=True, description="Market id (lowercase slug)")
+    label: Series[Text] = pa.Field(description="Human label (the first declaration's)")
+    parent_market_id: Series[Text] = pa.Field(nullable=True, description="The market this one is a segment of")
+    region: Series[Text] = pa.Field(nullable=True, description="Region (Global, India, ...)")
+    modality: Series[Text] = pa.Field(nullable=True, description="Modality (biologics, small molecules, ...)")
+    comparable_to: Series[Text] = pa.Field(nullable=True, description="A market defined differently but comparable")
+    relation: Series[Text] = pa.Field(
         nullable=True,
         isin=("segment_of", "comparable_to"),
         description="How this market relates to another: segment_of (parent) or comparable_to",
     )
-    related_market_id: Series[str] = pa.Field(nullable=True, description="The market named by `relation`")
-    declared_in: Series[str] = pa.Field(description="File of the first declaration")
+    related_market_id: Series[Text] = pa.Field(nullable=True, description="The market named by `relation`")
+    declared_in: Series[Text] = pa.Field(description="File of the first declaration")
 
 
 class ClaimsModel(_Base):
     """One row per claim: a trajectory of values and a CAGR, or a share."""
 
-    claim_id: Series[str] = pa.Field(unique=True, description="<source_id>/<claim id>, unique across sources")
-    source_id: Series[str] = pa.Field(description="Source of the claim")
-    local_id: Series[str] = pa.Field(description="Claim id within its source")
-    market_id: Series[str] = pa.Field(nullable=True, description="Market the claim is about")
-    kind: Series[str] = pa.Field(isin=CLAIM_KINDS, description="trajectory | share")
-    currency: Series[str] = pa.Field(nullable=True, description="Currency of its values (values are in billions of it)")
+    claim_id: Series[Text] = pa.Field(unique=True, description="<source_id>/<claim id>, unique across sources")
+    source_id: Series[Text] = pa.Field(description="Source of the claim")
+    local_id: Series[Text] = pa.Field(description="Claim id within its source")
+    market_id: Series[Text] = pa.Field(nullable=True, description="Market the claim is about")
+    kind: Series[Text] = pa.Field(isin=CLAIM_KINDS, description="trajectory | share")
+    currency: Series[Text] = pa.Field(
+        nullable=True, description="Currency of its values (values are in billions of it)"
+    )
     start_year: Series[NullableInt] = pa.Field(
         nullable=True, description="First year the claim states a value for (reading chosen by the check)"
     )
     end_year: Series[NullableInt] = pa.Field(nullable=True, description="Last year the claim states a value for")
     n_values: Series[int] = pa.Field(ge=0, description="Number of values stated")
-    stated_cagr_literal: Series[str] = pa.Field(nullable=True, description="The CAGR exactly as written (percent)")
+    stated_cagr_literal: Series[Text] = pa.Field(nullable=True, description="The CAGR exactly as written (percent)")
     cagr_from: Series[NullableInt] = pa.Field(nullable=True, description="Stated start year of the CAGR's period")
     cagr_to: Series[NullableInt] = pa.Field(nullable=True, description="Stated end year of the CAGR's period")
-    reading: Series[str] = pa.Field(nullable=True, description="Reading of `current` used: current=YYYY, or as_written")
-    population: Series[str] = pa.Field(nullable=True, description="Who a share is of (share claims)")
-    confidence: Series[str] = pa.Field(nullable=True, description="Confidence flag carried from the source")
-    note: Series[str] = pa.Field(nullable=True, description="Our note on the claim")
-    file: Series[str] = pa.Field(description="Source file")
+    reading: Series[Text] = pa.Field(
+        nullable=True, description="Reading of `current` used: current=YYYY, or as_written"
+    )
+    population: Series[Text] = pa.Field(nullable=True, description="Who a share is of (share claims)")
+    confidence: Series[Text] = pa.Field(nullable=True, description="Confidence flag carried from the source")
+    note: Series[Text] = pa.Field(nullable=True, description="Our note on the claim")
+    file: Series[Text] = pa.Field(description="Source file")
     line: Series[NullableInt] = pa.Field(
         nullable=True, description="Line (YAML) or row (table) of the claim in its file"
     )
@@ -114,12 +123,12 @@ class ClaimsModel(_Base):
 class FiguresModel(_Base):
     """One row per number as written."""
 
-    source_id: Series[str] = pa.Field(description="Source")
-    claim_id: Series[str] = pa.Field(description="Claim the number belongs to")
-    role: Series[str] = pa.Field(isin=ROLES, description="start | point | end | cagr | share")
+    source_id: Series[Text] = pa.Field(description="Source")
+    claim_id: Series[Text] = pa.Field(description="Claim the number belongs to")
+    role: Series[Text] = pa.Field(isin=ROLES, description="start | point | end | cagr | share")
     idx: Series[int] = pa.Field(ge=0, description="Position among the claim's points")
-    literal: Series[str] = pa.Field(description="The number exactly as written")
-    qualifier: Series[str] = pa.Field(
+    literal: Series[Text] = pa.Field(description="The number exactly as written")
+    qualifier: Series[Text] = pa.Field(
         nullable=True, isin=QUALIFIERS, description="Qualifier as written (over, nearly, about, ...)"
     )
     decimals: Series[int] = pa.Field(ge=0, description="Decimals written (the precision)")
@@ -130,17 +139,17 @@ class FiguresModel(_Base):
     high_open: Series[bool] = pa.Field(description="High end excluded (nearly, almost, under, less than)")
     is_range: Series[bool] = pa.Field(description="Written as a range a-b")
     hedge: Series[bool] = pa.Field(description="Hedged (about, around, approximately, roughly)")
-    unit: Series[str] = pa.Field(description="'<currency> bn' for money, '%' for rates and shares")
-    scale: Series[str] = pa.Field(nullable=True, description="Scale as written (thousand .. trillion)")
+    unit: Series[Text] = pa.Field(description="'<currency> bn' for money, '%' for rates and shares")
+    scale: Series[Text] = pa.Field(nullable=True, description="Scale as written (thousand .. trillion)")
     year: Series[NullableInt] = pa.Field(
         nullable=True, description="Year, with `current` resolved by the chosen reading"
     )
-    year_as_written: Series[str] = pa.Field(nullable=True, description="Year as written (a year, or current)")
+    year_as_written: Series[Text] = pa.Field(nullable=True, description="Year as written (a year, or current)")
     period_from: Series[NullableInt] = pa.Field(nullable=True, description="CAGR period start (cagr rows)")
     period_to: Series[NullableInt] = pa.Field(nullable=True, description="CAGR period end (cagr rows)")
     paragraph: Series[NullableInt] = pa.Field(nullable=True, description="Paragraph of the source")
-    locator_text: Series[str] = pa.Field(nullable=True, description="The few words stating the figure")
-    file: Series[str] = pa.Field(description="Source file")
+    locator_text: Series[Text] = pa.Field(nullable=True, description="The few words stating the figure")
+    file: Series[Text] = pa.Field(description="Source file")
     line: Series[NullableInt] = pa.Field(nullable=True, description="Line (YAML) or row (table) in the file")
 
     class Config:
@@ -154,17 +163,17 @@ class FiguresModel(_Base):
 class CagrChecksModel(_Base):
     """One row per trajectory claim with a stated CAGR or two values."""
 
-    claim_id: Series[str] = pa.Field(unique=True, description="Claim checked")
-    source_id: Series[str] = pa.Field(description="Source")
-    market_id: Series[str] = pa.Field(nullable=True, description="Market")
+    claim_id: Series[Text] = pa.Field(unique=True, description="Claim checked")
+    source_id: Series[Text] = pa.Field(description="Source")
+    market_id: Series[Text] = pa.Field(nullable=True, description="Market")
     start_year: Series[NullableInt] = pa.Field(nullable=True, description="First year checked")
     end_year: Series[NullableInt] = pa.Field(nullable=True, description="Last year checked")
     n_years: Series[NullableInt] = pa.Field(nullable=True, ge=1, description="Years compounded, end_year - start_year")
-    period_basis: Series[str] = pa.Field(
+    period_basis: Series[Text] = pa.Field(
         nullable=True, description="stated_period | first_and_last_values | assumed_from_publication"
     )
-    stated_cagr_literal: Series[str] = pa.Field(nullable=True, description="Stated CAGR as written (percent)")
-    stated_qualifier: Series[str] = pa.Field(nullable=True, description="Its qualifier")
+    stated_cagr_literal: Series[Text] = pa.Field(nullable=True, description="Stated CAGR as written (percent)")
+    stated_qualifier: Series[Text] = pa.Field(nullable=True, description="Its qualifier")
     stated_cagr: Series[float] = pa.Field(nullable=True, description="Stated CAGR, percent")
     stated_low: Series[float] = pa.Field(nullable=True, description="Low end of the stated CAGR's interval, percent")
     stated_high: Series[float] = pa.Field(nullable=True, description="High end of the stated CAGR's interval, percent")
@@ -177,13 +186,13 @@ class CagrChecksModel(_Base):
     implied_high: Series[float] = pa.Field(nullable=True, description="(E_hi/S_lo)^(1/n) - 1, percent")
     implied_low_open: Series[bool] = pa.Field(description="Implied low end excluded")
     implied_high_open: Series[bool] = pa.Field(description="Implied high end excluded")
-    verdict: Series[str] = pa.Field(isin=VERDICTS, description="consistent | inconsistent | unverifiable")
-    reading: Series[str] = pa.Field(description="current=YYYY (the reading that holds) or as_written")
+    verdict: Series[Text] = pa.Field(isin=VERDICTS, description="consistent | inconsistent | unverifiable")
+    reading: Series[Text] = pa.Field(description="current=YYYY (the reading that holds) or as_written")
     gap_pp: Series[float] = pa.Field(
         nullable=True, ge=0, description="Distance between the intervals, percentage points (inconsistent only)"
     )
-    hint: Series[str] = pa.Field(nullable=True, description="A common slip that would explain an inconsistency")
-    assumption: Series[str] = pa.Field(
+    hint: Series[Text] = pa.Field(nullable=True, description="A common slip that would explain an inconsistency")
+    assumption: Series[Text] = pa.Field(
         nullable=True, description="What the row rests on when the source leaves something out"
     )
 
@@ -215,20 +224,20 @@ class CagrChecksModel(_Base):
 class ImpliedFiguresModel(_Base):
     """One row per derived quantity (and per reading of `current`)."""
 
-    claim_id: Series[str] = pa.Field(description="Claim the figure is derived from")
-    source_id: Series[str] = pa.Field(description="Source")
-    market_id: Series[str] = pa.Field(nullable=True, description="Market")
-    quantity: Series[str] = pa.Field(isin=QUANTITIES, description="cagr | value")
+    claim_id: Series[Text] = pa.Field(description="Claim the figure is derived from")
+    source_id: Series[Text] = pa.Field(description="Source")
+    market_id: Series[Text] = pa.Field(nullable=True, description="Market")
+    quantity: Series[Text] = pa.Field(isin=QUANTITIES, description="cagr | value")
     year: Series[int] = pa.Field(description="Year of the value (the period's end for a CAGR)")
     from_year: Series[int] = pa.Field(description="Period start")
     to_year: Series[int] = pa.Field(description="Period end")
     central: Series[float] = pa.Field(description="Central estimate")
     low: Series[float] = pa.Field(description="Low end")
     high: Series[float] = pa.Field(description="High end")
-    unit: Series[str] = pa.Field(description="'%' or '<currency> bn'")
-    method: Series[str] = pa.Field(description="How it was derived")
-    reading: Series[str] = pa.Field(description="Reading of `current` it rests on")
-    assumption: Series[str] = pa.Field(nullable=True, description="What it rests on when the source is silent")
+    unit: Series[Text] = pa.Field(description="'%' or '<currency> bn'")
+    method: Series[Text] = pa.Field(description="How it was derived")
+    reading: Series[Text] = pa.Field(description="Reading of `current` it rests on")
+    assumption: Series[Text] = pa.Field(nullable=True, description="What it rests on when the source is silent")
 
     class Config:
         unique = ["claim_id", "quantity", "year", "reading"]
@@ -241,18 +250,18 @@ class ImpliedFiguresModel(_Base):
 class ProjectionsModel(_Base):
     """One row per claim, year and basis."""
 
-    claim_id: Series[str] = pa.Field(description="Claim projected")
-    source_id: Series[str] = pa.Field(description="Source")
-    market_id: Series[str] = pa.Field(nullable=True, description="Market")
+    claim_id: Series[Category] = pa.Field(description="Claim projected")
+    source_id: Series[Category] = pa.Field(description="Source")
+    market_id: Series[Category] = pa.Field(nullable=True, description="Market")
     year: Series[int] = pa.Field(ge=1900, le=2200, description="Year")
-    basis: Series[str] = pa.Field(isin=BASES, description="endpoints | stated_cagr")
+    basis: Series[Category] = pa.Field(isin=BASES, description="endpoints | stated_cagr")
     central: Series[float] = pa.Field(gt=0, description="Central path (billions)")
     low: Series[float] = pa.Field(gt=0, description="Low band (billions)")
     high: Series[float] = pa.Field(gt=0, description="High band (billions)")
     is_stated_year: Series[bool] = pa.Field(description="The source states a value for this year")
     is_extrapolated: Series[bool] = pa.Field(description="Beyond the claim's own years (CDMO_PROJECTION_HORIZON)")
-    currency: Series[str] = pa.Field(nullable=True, description="Currency")
-    reading: Series[str] = pa.Field(nullable=True, description="Reading of `current` used")
+    currency: Series[Category] = pa.Field(nullable=True, description="Currency")
+    reading: Series[Category] = pa.Field(nullable=True, description="Reading of `current` used")
 
     class Config:
         unique = ["claim_id", "basis", "year"]
@@ -265,20 +274,20 @@ class ProjectionsModel(_Base):
 class SegmentSharesModel(_Base):
     """One row per segment, year and source."""
 
-    market_id: Series[str] = pa.Field(description="Segment market")
-    parent_market_id: Series[str] = pa.Field(description="Its parent market")
-    source_id: Series[str] = pa.Field(description="Source stating both")
+    market_id: Series[Text] = pa.Field(description="Segment market")
+    parent_market_id: Series[Text] = pa.Field(description="Its parent market")
+    source_id: Series[Text] = pa.Field(description="Source stating both")
     year: Series[int] = pa.Field(description="Year")
     share_central: Series[float] = pa.Field(ge=0, description="Segment / parent, percent")
     share_low: Series[float] = pa.Field(ge=0, description="Low end, percent")
     share_high: Series[float] = pa.Field(ge=0, description="High end, percent")
-    verdict: Series[str] = pa.Field(
+    verdict: Series[Text] = pa.Field(
         isin=SHARE_VERDICTS, description="plausible | segment_may_exceed_parent | segment_exceeds_parent"
     )
-    segment_claim_id: Series[str] = pa.Field(description="Claim giving the segment's path")
-    parent_claim_id: Series[str] = pa.Field(description="Claim giving the parent's path")
-    segment_basis: Series[str] = pa.Field(isin=BASES, description="Basis of the segment's path")
-    parent_basis: Series[str] = pa.Field(isin=BASES, description="Basis of the parent's path")
+    segment_claim_id: Series[Text] = pa.Field(description="Claim giving the segment's path")
+    parent_claim_id: Series[Text] = pa.Field(description="Claim giving the parent's path")
+    segment_basis: Series[Text] = pa.Field(isin=BASES, description="Basis of the segment's path")
+    parent_basis: Series[Text] = pa.Field(isin=BASES, description="Basis of the parent's path")
     is_extrapolated: Series[bool] = pa.Field(description="Either path extrapolated")
 
     class Config:
@@ -296,24 +305,24 @@ class SegmentSharesModel(_Base):
 class CrossSourceModel(_Base):
     """One row per comparable market, year, basis and source figure (groups of two sources or more)."""
 
-    market_id: Series[str] = pa.Field(
+    market_id: Series[Text] = pa.Field(
         description="Market compared (a source's own market, or the one it is comparable to)"
     )
-    currency: Series[str] = pa.Field(nullable=True, description="Currency")
+    currency: Series[Text] = pa.Field(nullable=True, description="Currency")
     year: Series[int] = pa.Field(description="Year")
-    basis: Series[str] = pa.Field(
+    basis: Series[Text] = pa.Field(
         isin=("stated", "projected"), description="stated (figures as written) or projected (each source's path)"
     )
-    source_id: Series[str] = pa.Field(description="Source")
-    claim_id: Series[str] = pa.Field(description="Claim")
-    source_market_id: Series[str] = pa.Field(description="The market as the source defines it")
-    publisher: Series[str] = pa.Field(nullable=True, description="Publisher")
-    kind: Series[str] = pa.Field(nullable=True, description="Source kind")
+    source_id: Series[Text] = pa.Field(description="Source")
+    claim_id: Series[Text] = pa.Field(description="Claim")
+    source_market_id: Series[Text] = pa.Field(description="The market as the source defines it")
+    publisher: Series[Text] = pa.Field(nullable=True, description="Publisher")
+    kind: Series[Text] = pa.Field(nullable=True, description="Source kind")
     is_publisher: Series[bool] = pa.Field(description="A market-research publisher (report or press release)")
     superseded: Series[bool] = pa.Field(description="An older edition of a report that has a later one")
     same_definition: Series[bool] = pa.Field(description="The source defines the market as the group does")
     counted: Series[bool] = pa.Field(description="Counted in the range: same definition, latest edition")
-    confidence: Series[str] = pa.Field(nullable=True, description="Confidence flag of the source")
+    confidence: Series[Text] = pa.Field(nullable=True, description="Confidence flag of the source")
     value: Series[float] = pa.Field(gt=0, description="The source's figure (billions)")
     low: Series[float] = pa.Field(gt=0, description="Low end of its interval")
     high: Series[float] = pa.Field(gt=0, description="High end of its interval")
@@ -335,20 +344,20 @@ class CrossSourceModel(_Base):
 class ClaimOriginsModel(_Base):
     """One row per article claim and published claim reproducing some of its figures."""
 
-    claim_id: Series[str] = pa.Field(description="The article's claim")
-    source_id: Series[str] = pa.Field(description="The article")
-    market_id: Series[str] = pa.Field(nullable=True, description="Market")
+    claim_id: Series[Text] = pa.Field(description="The article's claim")
+    source_id: Series[Text] = pa.Field(description="The article")
+    market_id: Series[Text] = pa.Field(nullable=True, description="Market")
     rank: Series[int] = pa.Field(ge=1, description="1 = explains most of the claim")
-    matched_claim_id: Series[str] = pa.Field(description="Published claim reproducing figures of it")
-    matched_source_id: Series[str] = pa.Field(description="Its source")
-    matched_publisher: Series[str] = pa.Field(nullable=True, description="Its publisher")
-    parts_matched: Series[str] = pa.Field(description="The claim's figures it reproduces within rounding")
+    matched_claim_id: Series[Text] = pa.Field(description="Published claim reproducing figures of it")
+    matched_source_id: Series[Text] = pa.Field(description="Its source")
+    matched_publisher: Series[Text] = pa.Field(nullable=True, description="Its publisher")
+    parts_matched: Series[Text] = pa.Field(description="The claim's figures it reproduces within rounding")
     n_parts_matched: Series[int] = pa.Field(ge=1, description="How many")
     n_parts: Series[int] = pa.Field(ge=1, description="Figures of the claim")
     score: Series[float] = pa.Field(gt=0, le=1, description="Share of the claim explained")
-    explanation: Series[str] = pa.Field(description="What it reproduces, and where its own path differs")
+    explanation: Series[Text] = pa.Field(description="What it reproduces, and where its own path differs")
     combines: Series[bool] = pa.Field(description="The claim's parts are best explained by several sources")
-    summary: Series[str] = pa.Field(description="Traced to one source, or the combination")
+    summary: Series[Text] = pa.Field(description="Traced to one source, or the combination")
 
     class Config:
         unique = ["claim_id", "matched_claim_id"]

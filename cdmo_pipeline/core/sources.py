@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -48,6 +49,7 @@ BULK_OPTIONAL = (
 )
 
 FIGURE_COLUMNS = [
+    "ref",
     "file",
     "line",
     "source_id",
@@ -71,6 +73,7 @@ FIGURE_COLUMNS = [
     "f_period",
 ]
 CLAIM_COLUMNS = [
+    "ref",
     "file",
     "line",
     "source_id",
@@ -187,6 +190,9 @@ class _Reader:
         self.figures: list[dict[str, Any]] = []
         self.extras: list[dict[str, Any]] = []
         self.bulk: list[tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]] = []
+        # Every claim gets a reference number as it is read; its figures carry it, so a
+        # claim is found by integer, never by its (possibly duplicated) id.
+        self.ref = 0
 
     # YAML ------------------------------------------------------------------------------
 
@@ -285,8 +291,11 @@ class _Reader:
 
     def _claim(self, rel: str, doc: dict, source_id: str, i: int, claim: ClaimDoc) -> None:
         loc = claim.locator
+        ref = self.ref
+        self.ref += 1
         self.claims.append(
             {
+                "ref": ref,
                 "file": rel,
                 "line": line_of(doc, ("claims", i)),
                 "source_id": source_id,
@@ -302,7 +311,7 @@ class _Reader:
                 "position": i,
             }
         )
-        base = {"file": rel, "source_id": source_id, "claim": claim.id}
+        base = {"ref": ref, "file": rel, "source_id": source_id, "claim": claim.id}
         claim_para = loc.paragraph if loc else None
         values: list[tuple[str, int, str, ValueDoc, tuple[Any, ...]]] = []
         if claim.start is not None:
@@ -407,7 +416,8 @@ class _Reader:
                 frame[c] = pd.Series(pd.NA, index=frame.index, dtype=pd.StringDtype("pyarrow"))
         frame = frame.fillna("")
         first_row = 2 if path.name.endswith(".csv") else 1  # CSV line numbers count the header
-        self.bulk.append(_bulk_frames(frame, rel, sha256_of(data), first_row))
+        self.bulk.append(_bulk_frames(frame, rel, sha256_of(data), first_row, self.ref))
+        self.ref += len(frame)
 
     # Frames ------------------------------------------------------------------------------
 
@@ -424,7 +434,10 @@ class _Reader:
             parts["markets"].append(markets)
             parts["claims"].append(claims)
             parts["figures"].append(figures)
-        out = {name: _concat(dfs) for name, dfs in parts.items()}
+        out = {name: _as_arrow_strings(_concat(dfs)) for name, dfs in parts.items()}
+        # cno: the claim's position in the claims frame, the key every later step joins on.
+        out["claims"]["cno"] = np.arange(len(out["claims"]), dtype=np.int64)
+        out["figures"]["cno"] = pd.Index(out["claims"]["ref"]).get_indexer(out["figures"]["ref"]).astype(np.int64)
         extras = pd.DataFrame(
             self.extras,
             columns=[
@@ -441,6 +454,18 @@ class _Reader:
             ],
         )
         return RawCorpus(out["sources"], out["markets"], out["claims"], out["figures"], extras)
+
+
+STRING = pd.StringDtype("pyarrow")
+
+
+def _as_arrow_strings(frame: pd.DataFrame) -> pd.DataFrame:
+    """Text columns as Arrow strings: vectorised string kernels, compact memory."""
+    for col in frame.columns:
+        if frame[col].dtype == object or isinstance(frame[col].dtype, pd.CategoricalDtype):
+            values = frame[col].astype(object)
+            frame[col] = values.where(values.notna(), None).astype(STRING)
+    return frame
 
 
 def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
@@ -516,11 +541,12 @@ def _read_table(path: Path, data: bytes) -> pa.Table:
 
 
 def _bulk_frames(
-    frame: pd.DataFrame, rel: str, sha: str, first_row: int
+    frame: pd.DataFrame, rel: str, sha: str, first_row: int, ref_base: int
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """The four raw frames of one bulk table (vectorised: no per-row Python)."""
     n = len(frame)
     line = pd.Series(range(first_row, first_row + n), index=frame.index, dtype="int64")
+    ref = pd.Series(np.arange(ref_base, ref_base + n, dtype=np.int64), index=frame.index)
     file = pd.Series(rel, index=frame.index, dtype="category")
 
     src_cols = {
@@ -559,6 +585,7 @@ def _bulk_frames(
 
     claims = pd.DataFrame(
         {
+            "ref": ref,
             "file": file,
             "line": line,
             "source_id": frame["source_id"],
@@ -585,6 +612,7 @@ def _bulk_frames(
         sub = frame.loc[present]
         return pd.DataFrame(
             {
+                "ref": ref[present],
                 "file": file[present],
                 "line": line[present],
                 "source_id": sub["source_id"],
@@ -616,5 +644,5 @@ def _bulk_frames(
         role("end", "end", "end_value", "end_year"),
         role("cagr", "cagr", "cagr", "cagr_from"),
     ]
-    figures = _concat([p.astype(object) for p in parts])
+    figures = _concat([p for p in parts if not p.empty] or parts[:1])
     return sources, markets, claims, figures[FIGURE_COLUMNS]

@@ -1,8 +1,9 @@
 """Process: the published tables (DESIGN §8), each a plain function of the steps before it.
 
 Load (``sources.read_corpus``) -> validate (``validate.validate``) -> check (``cagr.check``)
--> derive / project -> these tables. The Dagster assets call exactly these functions; so do
-the tests, the benchmarks and ``cdmo audit``.
+-> derive / project / reconcile -> these tables. The Dagster asset calls exactly these
+functions; so do the tests, the benchmarks and ``cdmo audit``. Text columns are Arrow
+strings; claims are joined by their integer number ``cno``.
 """
 
 from dataclasses import dataclass, fields
@@ -12,10 +13,8 @@ import numpy as np
 import pandas as pd
 
 from cdmo_pipeline.core import cagr, derive, projections, reconcile
-from cdmo_pipeline.core.sources import read_corpus
+from cdmo_pipeline.core.sources import STRING, read_corpus
 from cdmo_pipeline.core.validate import Corpus, validate
-
-_OBJ = object
 
 
 def load_corpus(sources_dir: Path) -> Corpus:
@@ -27,137 +26,157 @@ def run_check(corpus: Corpus) -> cagr.CheckResult:
     return cagr.check(corpus.claims, corpus.figures)
 
 
-def _none(series: pd.Series) -> pd.Series:
-    """Object column with None for missing (what DuckDB and pandera read as NULL)."""
-    return series.astype(object).where(series.notna(), None)
+def text(values: pd.Series | np.ndarray) -> pd.Series:
+    """An Arrow string column; missing (None, NaN, NA) stays missing."""
+    series = values if isinstance(values, pd.Series) else pd.Series(values)
+    if series.dtype == STRING:
+        return series
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        series = series.astype(object)
+    return series.astype(object).where(series.notna(), None).astype(STRING)
 
 
-def _nullable_int(series: pd.Series) -> pd.Series:
-    return pd.to_numeric(series, errors="coerce").round().astype("Int64")
+def nullable_int(values: pd.Series | np.ndarray) -> pd.Series:
+    return pd.to_numeric(pd.Series(values), errors="coerce").round().astype("Int64")
+
+
+def _texts(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    for col in columns:
+        frame[col] = text(frame[col]).to_numpy()
+        frame[col] = frame[col].astype(STRING)
+    return frame
 
 
 def sources_table(corpus: Corpus) -> pd.DataFrame:
-    s = corpus.sources.copy()
-    s["n_claims"] = s["source_id"].map(corpus.claims.groupby("source_id").size()).fillna(0).astype("int64")
-    cols = [
-        "source_id",
-        "title",
-        "publisher",
-        "published",
-        "published_year",
-        "kind",
-        "url",
-        "file",
-        "sha256",
-        "format",
-        "n_claims",
-        "confidence",
-        "report",
-        "edition",
-        "date_as_printed",
-        "note",
-    ]
-    out = s[cols].copy()
-    for c in ("url", "confidence", "report", "edition", "date_as_printed", "note"):
-        out[c] = _none(out[c])
-    for c in ("source_id", "title", "publisher", "published", "kind", "file", "sha256", "format"):
-        out[c] = out[c].astype(str).astype(object)
-    out["published_year"] = out["published_year"].astype("int64")
+    s = corpus.sources
+    n_claims = corpus.claims.groupby("source_id").size()
+    out = pd.DataFrame(
+        {
+            "source_id": text(s["source_id"]),
+            "title": text(s["title"]),
+            "publisher": text(s["publisher"]),
+            "published": text(s["published"]),
+            "published_year": s["published_year"].astype("int64"),
+            "kind": text(s["kind"]),
+            "url": text(s["url"]),
+            "file": text(s["file"]),
+            "sha256": text(s["sha256"]),
+            "format": text(s["format"]),
+            "n_claims": s["source_id"].map(n_claims).fillna(0).astype("int64"),
+            "confidence": text(s["confidence"]),
+            "report": text(s["report"]),
+            "edition": text(s["edition"]),
+            "date_as_printed": text(s["date_as_printed"]),
+            "note": text(s["note"]),
+        }
+    )
     return out.sort_values("source_id").reset_index(drop=True)
 
 
 def markets_table(corpus: Corpus) -> pd.DataFrame:
-    m = corpus.markets.copy()
-    has_parent = m["parent_market_id"].notna()
-    has_comp = m["comparable_to"].notna()
-    m["relation"] = np.where(has_parent, "segment_of", np.where(has_comp, "comparable_to", None))
-    m["related_market_id"] = m["parent_market_id"].where(has_parent, m["comparable_to"])
-    cols = [
-        "market_id",
-        "label",
-        "parent_market_id",
-        "region",
-        "modality",
-        "comparable_to",
-        "relation",
-        "related_market_id",
-        "declared_in",
-    ]
-    out = m[cols].copy()
-    for c in cols:
-        out[c] = _none(out[c])
+    m = corpus.markets
+    has_parent = m["parent_market_id"].notna().to_numpy()
+    has_comp = m["comparable_to"].notna().to_numpy()
+    out = pd.DataFrame(
+        {
+            "market_id": text(m["market_id"]),
+            "label": text(m["label"]),
+            "parent_market_id": text(m["parent_market_id"]),
+            "region": text(m["region"]),
+            "modality": text(m["modality"]),
+            "comparable_to": text(m["comparable_to"]),
+            "relation": text(np.where(has_parent, "segment_of", np.where(has_comp, "comparable_to", None))),
+            "related_market_id": text(m["parent_market_id"].where(has_parent, m["comparable_to"])),
+            "declared_in": text(m["declared_in"]),
+        }
+    )
     return out.sort_values("market_id").reset_index(drop=True)
 
 
 def claims_table(corpus: Corpus, result: cagr.CheckResult) -> pd.DataFrame:
-    c = corpus.claims.copy()
-    span = result.values.groupby("claim_id")["year"].agg(["min", "max", "size"])
-    cg = corpus.figures.loc[corpus.figures["role"] == "cagr"].drop_duplicates("claim_id").set_index("claim_id")
+    c = corpus.claims
+    n = len(c)
+    span = result.values.groupby("cno")["year"].agg(["min", "max", "size"]).reindex(np.arange(n))
+    cg = corpus.figures.loc[corpus.figures["role"] == "cagr"]
+    cg_pos = np.full(n, -1)
+    cg_pos[cg["cno"].to_numpy()] = np.arange(len(cg))
+
+    def cagr_col(col: str) -> np.ndarray:
+        values = cg[col].to_numpy(dtype=object)
+        return np.where(cg_pos >= 0, values[np.maximum(cg_pos, 0)] if len(cg) else None, None)
+
+    reading = np.full(n, None, dtype=object)
+    reading[result.chosen["cno"].to_numpy()] = result.chosen["reading"].to_numpy(dtype=object)
+    confidence = c["confidence"].fillna(c["source_id"].map(corpus.sources.set_index("source_id")["confidence"]))
     out = pd.DataFrame(
         {
-            "claim_id": c["claim_id"].astype(object),
-            "source_id": c["source_id"].astype(str).astype(object),
-            "local_id": c["local_id"].astype(str).astype(object),
-            "market_id": _none(c["market_id"]),
-            "kind": c["kind"].astype(str).astype(object),
-            "currency": _none(c["currency"]),
-            "start_year": _nullable_int(c["claim_id"].map(span["min"])),
-            "end_year": _nullable_int(c["claim_id"].map(span["max"])),
-            "n_values": c["claim_id"].map(span["size"]).fillna(0).astype("int64"),
-            "stated_cagr_literal": _none(c["claim_id"].map(cg["literal"])),
-            "cagr_from": _nullable_int(c["claim_id"].map(cg["period_from"].astype("Float64"))),
-            "cagr_to": _nullable_int(c["claim_id"].map(cg["period_to"].astype("Float64"))),
-            "reading": _none(c["claim_id"].map(result.chosen.set_index("claim_id")["reading"])),
-            "population": _none(c["population"]),
+            "claim_id": text(c["claim_id"]),
+            "source_id": text(c["source_id"]),
+            "local_id": text(c["local_id"]),
+            "market_id": text(c["market_id"]),
+            "kind": text(c["kind"]),
+            "currency": text(c["currency"]),
+            "start_year": nullable_int(span["min"].to_numpy()),
+            "end_year": nullable_int(span["max"].to_numpy()),
+            "n_values": span["size"].fillna(0).astype("int64").to_numpy(),
+            "stated_cagr_literal": text(cagr_col("literal")),
+            "cagr_from": nullable_int(cagr_col("period_from")),
+            "cagr_to": nullable_int(cagr_col("period_to")),
+            "reading": text(reading),
+            "population": text(c["population"]),
             # A claim's confidence, else its source's (reference rows carry the CSV's flag).
-            "confidence": _none(
-                c["confidence"].fillna(c["source_id"].map(corpus.sources.set_index("source_id")["confidence"]))
-            ),
-            "note": _none(c["note"]),
-            "file": c["file"].astype(str).astype(object),
-            "line": _nullable_int(c["line"]),
-            "paragraph": _nullable_int(c["paragraph"]),
+            "confidence": text(confidence),
+            "note": text(c["note"]),
+            "file": text(c["file"]),
+            "line": nullable_int(c["line"]),
+            "paragraph": nullable_int(c["paragraph"]),
         }
     )
     return out.sort_values("claim_id").reset_index(drop=True)
 
 
 def figures_table(corpus: Corpus, result: cagr.CheckResult) -> pd.DataFrame:
-    f = corpus.figures.copy()
-    chosen = result.chosen.set_index("claim_id")["offset"]
-    pub = f["claim_id"].map(corpus.claims.drop_duplicates("claim_id").set_index("claim_id")["published_year"])
+    f = corpus.figures
+    cno = f["cno"].to_numpy()
+    offset = np.zeros(len(corpus.claims), np.int64)
+    offset[result.chosen["cno"].to_numpy()] = result.chosen["offset"].to_numpy()
     # "current" takes the reading the check chose (share claims: the publication year).
-    offset = f["claim_id"].map(chosen).fillna(0)
-    year = f["year_written"].astype("Float64").where(~f["is_current"], pub - offset)
-    cols = {
-        "source_id": f["source_id"].astype(str).astype(object),
-        "claim_id": f["claim_id"].astype(object),
-        "role": f["role"].astype(str).astype(object),
-        "idx": f["idx"].astype("int64"),
-        "literal": f["literal"].astype(str).astype(object),
-        "qualifier": _none(f["qualifier"]),
-        "decimals": f["decimals"].astype("int64"),
-        "value": f["value"].astype(float),
-        "low": f["low"].astype(float),
-        "high": f["high"].astype(float),
-        "low_open": f["low_open"].astype(bool),
-        "high_open": f["high_open"].astype(bool),
-        "is_range": f["is_range"].astype(bool),
-        "hedge": f["hedge"].astype(bool),
-        "unit": f["unit"].astype(str).astype(object),
-        "scale": _none(f["scale"]),
-        "year": _nullable_int(year),
-        "year_as_written": _none(f["year_literal"]),
-        "period_from": _nullable_int(f["period_from"].astype("Float64").where(~f["period_from_current"], pub - offset)),
-        "period_to": _nullable_int(f["period_to"].astype("Float64").where(~f["period_to_current"], pub - offset)),
-        "paragraph": _nullable_int(f["paragraph"]),
-        "locator_text": _none(f["locator_text"]),
-        "file": f["file"].astype(str).astype(object),
-        "line": _nullable_int(f["line"]),
-    }
+    resolved = (corpus.claims["published_year"].to_numpy() - offset)[cno].astype(float)
+
+    def year(col: str, current: str) -> pd.Series:
+        written = pd.to_numeric(f[col], errors="coerce").astype(float).to_numpy()
+        return nullable_int(np.where(f[current].to_numpy(bool), resolved, written))
+
     order = {"start": 0, "point": 1, "end": 2, "cagr": 3, "share": 4}
-    out = pd.DataFrame(cols)
-    out["_o"] = out["role"].map(order)
+    out = pd.DataFrame(
+        {
+            "source_id": text(f["source_id"]),
+            "claim_id": text(f["claim_id"]),
+            "role": text(f["role"]),
+            "idx": f["idx"].astype("int64"),
+            "literal": text(f["literal"]),
+            "qualifier": text(f["qualifier"]),
+            "decimals": f["decimals"].astype("int64"),
+            "value": f["value"].astype(float),
+            "low": f["low"].astype(float),
+            "high": f["high"].astype(float),
+            "low_open": f["low_open"].astype(bool),
+            "high_open": f["high_open"].astype(bool),
+            "is_range": f["is_range"].astype(bool),
+            "hedge": f["hedge"].astype(bool),
+            "unit": text(f["unit"]),
+            "scale": text(f["scale"]),
+            "year": year("year_written", "is_current"),
+            "year_as_written": text(f["year_literal"]),
+            "period_from": year("period_from", "period_from_current"),
+            "period_to": year("period_to", "period_to_current"),
+            "paragraph": nullable_int(f["paragraph"]),
+            "locator_text": text(f["locator_text"]),
+            "file": text(f["file"]),
+            "line": nullable_int(f["line"]),
+        }
+    )
+    out["_o"] = out["role"].map(order).to_numpy()
     out = out.sort_values(["claim_id", "_o", "year", "idx"], kind="stable").drop(columns="_o")
     return out.reset_index(drop=True)
 
@@ -172,53 +191,33 @@ CHECK_COLUMNS = [
 
 
 def cagr_checks_table(result: cagr.CheckResult) -> pd.DataFrame:
-    c = result.checks.copy()
+    c = result.checks
     out = pd.DataFrame(index=c.index)
     for col in CHECK_COLUMNS:
-        out[col] = c[col]
+        out[col] = c[col].to_numpy()
     for col in ("start_year", "end_year", "n_years"):
-        out[col] = _nullable_int(out[col])
+        out[col] = nullable_int(out[col]).to_numpy()
     for col in ("stated_low_open", "stated_high_open", "implied_low_open", "implied_high_open"):
         out[col] = out[col].astype("boolean").fillna(False).astype(bool)
-    for col in (
-        "stated_cagr",
-        "stated_low",
-        "stated_high",
-        "start_value",
-        "end_value",
-        "implied_cagr",
-        "implied_low",
-        "implied_high",
-        "gap_pp",
-    ):
+    for col in ("stated_cagr", "stated_low", "stated_high", "start_value", "end_value", "implied_cagr"):
         out[col] = out[col].astype(float)
-    for col in ("market_id", "period_basis", "stated_cagr_literal", "stated_qualifier", "hint", "assumption"):
-        out[col] = _none(out[col])
-    for col in ("claim_id", "source_id", "verdict", "reading"):
-        out[col] = out[col].astype(str).astype(object)
+    for col in ("implied_low", "implied_high", "gap_pp"):
+        out[col] = out[col].astype(float)
+    text_cols = ["claim_id", "source_id", "market_id", "period_basis", "stated_cagr_literal", "stated_qualifier"]
+    for col in [*text_cols, "verdict", "reading", "hint", "assumption"]:
+        out[col] = text(out[col]).to_numpy()
+        out[col] = out[col].astype(STRING)
     return out.reset_index(drop=True)
 
 
 def implied_figures_table(result: cagr.CheckResult, corpus: Corpus) -> pd.DataFrame:
     out = derive.implied_figures(result, corpus.claims)
-    for col in ("market_id", "assumption"):
-        out[col] = _none(out[col])
+    for col in ("claim_id", "source_id", "market_id", "quantity", "unit", "method", "reading", "assumption"):
+        out[col] = text(out[col]).to_numpy()
+        out[col] = out[col].astype(STRING)
     for col in ("central", "low", "high"):
         out[col] = out[col].astype(float)
     return out
-
-
-def projections_table(result: cagr.CheckResult, corpus: Corpus, horizon: int | None = None) -> pd.DataFrame:
-    out = projections.project(result, corpus.claims, horizon)
-    for col in ("market_id", "currency", "reading"):
-        out[col] = _none(out[col])
-    out["is_stated_year"] = out["is_stated_year"].astype(bool)
-    out["is_extrapolated"] = out["is_extrapolated"].astype(bool)
-    return out
-
-
-def segment_shares_table(projection_rows: pd.DataFrame, markets: pd.DataFrame) -> pd.DataFrame:
-    return projections.segment_shares(projection_rows, markets)
 
 
 @dataclass
@@ -247,7 +246,20 @@ def build_tables(corpus: Corpus, horizon: int | None = None) -> Tables:
     """Every published table from a validated corpus."""
     result = run_check(corpus)
     markets = markets_table(corpus)
-    proj = projections_table(result, corpus, horizon)
+    proj = projections.project(result, corpus.claims, horizon)  # keeps ``cno`` for the steps below
+    shares = _texts(
+        projections.segment_shares(proj, markets),
+        [
+            "market_id",
+            "parent_market_id",
+            "source_id",
+            "verdict",
+            "segment_claim_id",
+            "parent_claim_id",
+            "segment_basis",
+            "parent_basis",
+        ],
+    )
     core = {
         "sources": sources_table(corpus),
         "markets": markets,
@@ -255,10 +267,14 @@ def build_tables(corpus: Corpus, horizon: int | None = None) -> Tables:
         "figures": figures_table(corpus, result),
         "cagr_checks": cagr_checks_table(result),
         "implied_figures": implied_figures_table(result, corpus),
-        "projections": proj,
-        "segment_shares": segment_shares_table(proj, markets),
+        "projections": proj.drop(columns="cno"),
+        "segment_shares": shares,
     }
-    return Tables(**core, cross_source=reconcile.cross_source(core), claim_origins=reconcile.claim_origins(core))
+    return Tables(
+        **core,
+        cross_source=reconcile.cross_source(core, proj),
+        claim_origins=reconcile.claim_origins(core, proj),
+    )
 
 
 def build(sources_dir: Path, horizon: int | None = None) -> Tables:

@@ -1,10 +1,13 @@
 """Validate: what the strings must say, for every input form at once (DESIGN §3).
 
 Each rule is a vectorised mask over a whole frame; every row it selects becomes an issue naming
-the file, the claim and the field. All rules run before anything fails, so one refresh lists
-every problem. The result is the typed :class:`Corpus` the audit works on.
+the file, the claim and the field (messages are written only for the rows that break a rule).
+All rules run before anything fails, so one refresh lists every problem. Claims are joined by
+their integer position (``cno``), never by their ids, which bad input may duplicate. The
+result is the typed :class:`Corpus` the audit works on.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,18 +29,24 @@ from cdmo_pipeline.core.source_format import (
     YEAR_MIN,
     YEAR_RE,
 )
-from cdmo_pipeline.core.sources import RawCorpus
+from cdmo_pipeline.core.sources import STRING, RawCorpus
 
 # A market above a million billion (a thousand times world GDP) is a typo, not a forecast.
 MAX_BILLIONS = 1e6
 # Growth rates are percent; beyond these a figure is a slip (or a total, not a rate).
 CAGR_MIN, CAGR_MAX = -100.0, 1000.0
 PUBLISHED_RE = r"^[0-9]{4}(?:-[0-9]{2}(?:-[0-9]{2})?)?$"
+MONEY_ROLES = ("start", "point", "end")
+LOCATOR_WORDS_MESSAGE = (
+    f"has more than {LOCATOR_MAX_WORDS} words: quote the few words that state the figure, never a sentence"
+)
+
+Message = str | Callable[[pd.DataFrame], pd.Series]
 
 
 @dataclass
 class Corpus:
-    """Validated, typed sources: the input of the audit."""
+    """Validated, typed sources: the input of the audit. ``claims`` is ordered by ``cno``."""
 
     sources: pd.DataFrame
     markets: pd.DataFrame
@@ -46,14 +55,36 @@ class Corpus:
     extras: pd.DataFrame
 
 
+def arrow(values: pd.Series) -> pa.Array | pa.ChunkedArray:
+    """A column as Arrow strings (zero-copy for Arrow-backed columns)."""
+    if isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow":
+        return pa.array(values)
+    return pa.array(values.astype(object).where(values.notna(), None).to_numpy(dtype=object), type=pa.string())
+
+
 def matches(values: pd.Series, pattern: str) -> np.ndarray:
     """Vectorised full match (RE2 through pyarrow); missing values do not match."""
-    arr = pa.array(values.astype("string").fillna("\x00").to_numpy(dtype=object), type=pa.string())
-    return pc.match_substring_regex(arr, pattern).to_numpy(zero_copy_only=False)
+    hit = pc.match_substring_regex(arrow(values), pattern)
+    return pc.fill_null(hit, False).to_numpy(zero_copy_only=False)
+
+
+def text(values: pd.Series) -> pd.Series:
+    """Trimmed Arrow strings with missing as ''."""
+    return values.astype(STRING).fillna("").str.strip()
 
 
 def blank(values: pd.Series) -> np.ndarray:
-    return values.isna().to_numpy() | (values.astype("string").fillna("").str.strip() == "").to_numpy()
+    return (text(values) == "").to_numpy(dtype=bool)
+
+
+def word_count(values: pd.Series) -> np.ndarray:
+    counts = pc.count_substring_regex(arrow(values), r"\S+")
+    return pc.fill_null(counts, 0).to_numpy(zero_copy_only=False)
+
+
+def _quoted(column: str, suffix: str) -> Callable[[pd.DataFrame], pd.Series]:
+    """A message quoting each bad row's own text: "'1,50' is not a number as written"."""
+    return lambda bad: "'" + bad[column].astype(str) + "' " + suffix
 
 
 class _Rules:
@@ -62,10 +93,13 @@ class _Rules:
     def __init__(self) -> None:
         self.issues: list[SourceIssue] = []
 
-    def flag(self, frame: pd.DataFrame, mask: np.ndarray | pd.Series, field: str, message: str | pd.Series) -> None:
+    def flag(self, frame: pd.DataFrame, mask: np.ndarray | pd.Series, field: str, message: Message) -> None:
         mask = np.asarray(mask, dtype=bool)
-        if mask.any():
-            self.issues.extend(issues_from_mask(frame, mask, field, message))
+        if not mask.any():
+            return
+        bad = frame.loc[mask]
+        text_ = message(bad) if callable(message) else message
+        self.issues.extend(issues_from_mask(bad, np.ones(len(bad), dtype=bool), field, text_))
 
 
 def validate(raw: RawCorpus) -> Corpus:
@@ -73,13 +107,11 @@ def validate(raw: RawCorpus) -> Corpus:
     rules = _Rules()
     sources = _sources(raw.sources.copy(), rules)
     markets = _markets(raw.markets.copy(), rules)
-    money = raw.figures.loc[raw.figures["role"].isin(["start", "point", "end"])]
-    money_claims = set(money["source_id"].astype(str) + "/" + money["claim"].astype(str))
-    claims = _claims(raw.claims.copy(), sources, markets, money_claims, rules)
+    claims = _claims(raw.claims.copy(), raw.figures, sources, markets, rules)
     figures = _figures(raw.figures.copy(), claims, rules)
     # Claims with a duplicated id are already reported; their years cannot be told apart.
-    unique = ~claims["claim_id"].duplicated(keep=False)
-    _structure(figures.loc[figures["claim_id"].isin(claims.loc[unique, "claim_id"])], claims.loc[unique], rules)
+    unique = ~claims["claim_id"].duplicated(keep=False).to_numpy()
+    _structure(figures.loc[unique[figures["cno"].to_numpy()]], claims, rules)
     if claims.empty and not rules.issues:
         rules.issues.append(
             SourceIssue(
@@ -88,13 +120,15 @@ def validate(raw: RawCorpus) -> Corpus:
         )
     if rules.issues:
         raise SourceValidationError(rules.issues)
-    claims = claims.drop(columns=["f_id", "f_kind", "f_market", "f_currency", "f_population", "f_confidence"])
+    claims = claims.drop(columns=[c for c in claims.columns if c.startswith("f_")])
     figures = figures.drop(columns=[c for c in figures.columns if c.startswith("f_")])
     return Corpus(sources, markets, claims, figures, raw.extras)
 
 
 def _yaml_style(files: pd.Series) -> np.ndarray:
-    return files.astype(str).str.endswith((".yaml", ".yml")).to_numpy()
+    return files.astype(STRING).str.endswith(".yaml").fillna(False).to_numpy(bool) | files.astype(STRING).str.endswith(
+        ".yml"
+    ).fillna(False).to_numpy(bool)
 
 
 def _sources(s: pd.DataFrame, rules: _Rules) -> pd.DataFrame:
@@ -108,19 +142,18 @@ def _sources(s: pd.DataFrame, rules: _Rules) -> pd.DataFrame:
     )
     for col in ("title", "publisher"):
         rules.flag(s, blank(s[col]), f"f_{col}", "is required")
-    rules.flag(s, ~s["kind"].isin(SOURCE_KINDS).to_numpy(), "f_kind", "must be one of " + ", ".join(SOURCE_KINDS))
-    conf_bad = ~blank(s["confidence"]) & ~s["confidence"].isin(CONFIDENCE_LEVELS).to_numpy()
+    rules.flag(s, ~s["kind"].isin(SOURCE_KINDS).fillna(False).to_numpy(bool), "f_kind", "must be one of " + ", ".join(SOURCE_KINDS))
+    conf_bad = ~blank(s["confidence"]) & ~s["confidence"].isin(CONFIDENCE_LEVELS).fillna(False).to_numpy(bool)
     rules.flag(s, conf_bad, "f_confidence", "must be one of " + ", ".join(CONFIDENCE_LEVELS))
 
-    published = s["published"].astype("string").fillna("")
+    published = text(s["published"])
     year = pd.to_numeric(published.str.slice(0, 4), errors="coerce")
     shaped = matches(published, PUBLISHED_RE)
     # A date must exist: 2025-02-30 and 2025-13 are refused, 2025-02 and 2025-02-28 are fine.
     length = published.str.len().to_numpy()
-    as_day = published.where(length == 10, None)
-    as_month = (published + "-01").where(length == 7, None)
+    as_date = published.where(length == 10, (published + "-01").where(length == 7, None))
     real_date = (length == 4) | pd.to_datetime(
-        as_day.fillna(as_month), errors="coerce", format="%Y-%m-%d"
+        as_date.astype(object), errors="coerce", format="%Y-%m-%d"
     ).notna().to_numpy()
     in_range = year.between(YEAR_MIN, YEAR_MAX).to_numpy()
     rules.flag(
@@ -132,17 +165,26 @@ def _sources(s: pd.DataFrame, rules: _Rules) -> pd.DataFrame:
     s["published_year"] = year.fillna(0).astype("int64")
 
     # Source ids are unique across all files; one bulk file's rows must agree on metadata.
-    per_id = s.groupby("source_id", sort=False)["file"]
-    other_files = per_id.transform(lambda f: ", ".join(sorted(set(f))))
-    n_files = per_id.transform("nunique")
-    rules.flag(
-        s,
-        (n_files > 1).to_numpy(),
-        "f_id",
-        "source id '" + s["source_id"].astype(str) + "' is used by several files: " + other_files,
-    )
-    dup_rows = (n_files == 1).to_numpy() & s.duplicated(subset=["source_id"], keep=False).to_numpy()
-    rules.flag(s, dup_rows, "f_title", "rows of this source disagree on its title, publisher or published date")
+    dup = s["source_id"].duplicated(keep=False).fillna(False).to_numpy(bool)
+    if dup.any():
+        sub = s.loc[dup]
+        files = sub.groupby("source_id")["file"].agg(lambda f: sorted(set(f)))  # duplicated ids only
+        several = sub["source_id"].map(files.map(len)) > 1
+        listing = sub["source_id"].map(files.map(", ".join))
+        rules.flag(
+            sub,
+            several.fillna(False).to_numpy(bool),
+            "f_id",
+            lambda bad: (
+                "source id '" + bad["source_id"].astype(str) + "' is used by several files: " + listing.loc[bad.index]
+            ),
+        )
+        rules.flag(
+            sub,
+            ~several.fillna(False).to_numpy(bool),
+            "f_title",
+            "rows of this source disagree on its title, publisher or published date",
+        )
     s = s.drop_duplicates(subset=["source_id"], keep="first").reset_index(drop=True)
     return s.drop(columns=[c for c in s.columns if c.startswith("f_")] + ["claim"])
 
@@ -163,50 +205,50 @@ def _markets(m: pd.DataFrame, rules: _Rules) -> pd.DataFrame:
     has_parent = ~blank(m["parent"])
     rules.flag(
         m,
-        has_parent & ~m["parent"].isin(declared).to_numpy(),
+        has_parent & ~m["parent"].isin(declared).fillna(False).to_numpy(bool),
         "f_parent",
-        "parent market '" + m["parent"].astype(str) + "' is not declared",
+        lambda bad: "parent market '" + bad["parent"].astype(str) + "' is not declared",
     )
     has_comp = ~blank(m["comparable_to"])
     rules.flag(
         m,
-        has_comp & ~m["comparable_to"].isin(declared).to_numpy(),
+        has_comp & ~m["comparable_to"].isin(declared).fillna(False).to_numpy(bool),
         "f_comparable",
-        "market '" + m["comparable_to"].astype(str) + "' is not declared",
+        lambda bad: "market '" + bad["comparable_to"].astype(str) + "' is not declared",
     )
     rules.flag(
-        m, has_parent & (m["parent"] == m["market_id"]).to_numpy(), "f_parent", "a market cannot be its own parent"
+        m, has_parent & (m["parent"] == m["market_id"]).fillna(False).to_numpy(bool), "f_parent", "a market cannot be its own parent"
     )
 
     # Declarations must agree on the parent; the first label wins, explicit before implied.
-    parents = m.loc[has_parent, ["market_id", "parent", "file"]]
+    parents = m.loc[has_parent, ["market_id", "parent", "file"]].drop_duplicates()
     n_parents = parents.groupby("market_id")["parent"].transform("nunique")
-    conflict = parents.loc[n_parents > 1]
+    conflict = parents.loc[(n_parents > 1).fillna(False).to_numpy(bool)]
     if not conflict.empty:
         listing = conflict.groupby("market_id").apply(
             lambda g: "; ".join(f"{p} in {f}" for p, f in zip(g["parent"], g["file"], strict=True)),
             include_groups=False,
         )
-        msg = m["market_id"].map(listing).fillna("")
         rules.flag(
             m,
-            has_parent & m["market_id"].isin(conflict["market_id"]).to_numpy(),
+            has_parent & m["market_id"].isin(conflict["market_id"]).fillna(False).to_numpy(bool),
             "f_parent",
-            "declarations disagree on the parent: " + msg,
+            lambda bad: "declarations disagree on the parent: " + bad["market_id"].map(listing).astype(str),
         )
 
     order = m.assign(_o=np.arange(len(m)), _e=~m["explicit"].astype(bool)).sort_values(["_e", "_o"], kind="stable")
-    first = lambda col: order.dropna(subset=[col]).drop_duplicates("market_id").set_index("market_id")[col]  # noqa: E731
     out = pd.DataFrame({"market_id": order["market_id"].drop_duplicates().to_numpy()})
     for col in ("label", "parent", "region", "modality", "comparable_to", "note", "file"):
-        out[col] = out["market_id"].map(first(col))
+        first = order.loc[~blank(order[col])].drop_duplicates("market_id").set_index("market_id")[col]
+        out[col] = out["market_id"].map(first)
     out = out.rename(columns={"parent": "parent_market_id", "file": "declared_in"})
+    out = out.astype(object).where(out.notna(), None)
 
     # Parents form no cycle.
     cyclic = find_cycles(dict(zip(out["market_id"], out["parent_market_id"], strict=True)))
     if cyclic:
-        mask = m["market_id"].isin(cyclic).to_numpy() & has_parent
-        rules.flag(m, mask, "f_parent", "parents form a cycle: " + m["market_id"].map(cyclic).fillna(""))
+        mask = m["market_id"].isin(cyclic).fillna(False).to_numpy(bool) & has_parent
+        rules.flag(m, mask, "f_parent", lambda bad: "parents form a cycle: " + bad["market_id"].map(cyclic).astype(str))
     return out.sort_values("market_id").reset_index(drop=True)
 
 
@@ -221,13 +263,13 @@ def find_cycles(parent: dict[str, str | None]) -> dict[str, str]:
         while isinstance(node, str) and node not in seen:
             seen.append(node)
             node = parent.get(node)
-        if node == start:
+        if isinstance(node, str) and node == start:
             cyclic[start] = " → ".join([*seen, start])
     return cyclic
 
 
 def _claims(
-    c: pd.DataFrame, sources: pd.DataFrame, markets: pd.DataFrame, money_claims: set[str], rules: _Rules
+    c: pd.DataFrame, raw_figures: pd.DataFrame, sources: pd.DataFrame, markets: pd.DataFrame, rules: _Rules
 ) -> pd.DataFrame:
     yaml_style = _yaml_style(c["file"])
     for col, table_col in (
@@ -239,20 +281,22 @@ def _claims(
         ("confidence", "confidence"),
     ):
         c[f"f_{col}"] = np.where(yaml_style, col, table_col)
+    c["f_locator"] = "locator.text"
     rules.flag(c, ~matches(c["claim"], SLUG_RE), "f_id", "claim id must be a lowercase slug (letters, digits, hyphens)")
-    dup = c.duplicated(subset=["source_id", "claim"], keep=False).to_numpy()
+    c["claim_id"] = c["source_id"].astype(STRING) + "/" + c["claim"].astype(STRING)
+    dup = c["claim_id"].duplicated(keep=False).fillna(False).to_numpy(bool)
     rules.flag(c, dup, "f_id", "claim id is used more than once in this source")
-    rules.flag(c, ~c["kind"].isin(CLAIM_KINDS).to_numpy(), "f_kind", "must be one of " + ", ".join(CLAIM_KINDS))
-    trajectory = (c["kind"] == "trajectory").to_numpy()
-    share = (c["kind"] == "share").to_numpy()
-    declared = set(markets["market_id"])
+    rules.flag(c, ~c["kind"].isin(CLAIM_KINDS).fillna(False).to_numpy(bool), "f_kind", "must be one of " + ", ".join(CLAIM_KINDS))
+    trajectory = (c["kind"] == "trajectory").fillna(False).to_numpy(bool)
+    share = (c["kind"] == "share").fillna(False).to_numpy(bool)
     has_market = ~blank(c["market"])
     rules.flag(c, trajectory & ~has_market, "f_market", "is required on a trajectory claim")
+    undeclared = has_market & ~c["market"].isin(markets["market_id"]).fillna(False).to_numpy(bool)
     rules.flag(
         c,
-        has_market & ~c["market"].isin(declared).to_numpy(),
+        undeclared,
         "f_market",
-        "market '" + c["market"].astype(str) + "' is not declared (add it under `markets`)",
+        lambda bad: "market '" + bad["market"].astype(str) + "' is not declared (add it under `markets`)",
     )
     rules.flag(
         c,
@@ -267,67 +311,57 @@ def _claims(
         "f_currency",
         "must be a 3-letter currency code such as USD",
     )
-    keys = c["source_id"].astype(str) + "/" + c["claim"].astype(str)
-    states_money = keys.isin(money_claims).to_numpy()
+    money_cnos = raw_figures.loc[raw_figures["role"].isin(MONEY_ROLES).fillna(False).to_numpy(bool), "cno"].to_numpy()
+    states_money = np.zeros(len(c), dtype=bool)
+    states_money[money_cnos] = True
     rules.flag(
         c,
         trajectory & states_money & ~has_currency,
         "f_currency",
         "is required on a claim stating money values (e.g. USD)",
     )
-    conf_bad = ~blank(c["confidence"]) & ~c["confidence"].isin(CONFIDENCE_LEVELS).to_numpy()
+    conf_bad = ~blank(c["confidence"]) & ~c["confidence"].isin(CONFIDENCE_LEVELS).fillna(False).to_numpy(bool)
     rules.flag(c, conf_bad, "f_confidence", "must be one of " + ", ".join(CONFIDENCE_LEVELS))
-    words = c["locator_text"].astype("string").fillna("").str.split().str.len().fillna(0).to_numpy()
-    c["f_locator"] = "locator.text"
-    rules.flag(
-        c,
-        words > LOCATOR_MAX_WORDS,
-        "f_locator",
-        f"has more than {LOCATOR_MAX_WORDS} words: quote the few words that state the figure, never a sentence",
-    )
-    c = c.drop(columns=["f_locator"])
+    rules.flag(c, word_count(c["locator_text"]) > LOCATOR_MAX_WORDS, "f_locator", LOCATOR_WORDS_MESSAGE)
 
-    c = c.merge(sources[["source_id", "published_year"]], on="source_id", how="left", validate="many_to_one")
-    c["claim_id"] = c["source_id"].astype(str) + "/" + c["claim"].astype(str)
+    pub = sources.set_index("source_id")["published_year"]
+    c["published_year"] = c["source_id"].map(pub).fillna(0).astype("int64")
     c["market_id"] = c["market"].where(has_market, None)
     c["currency"] = c["currency"].where(has_currency, None)
     return c.rename(columns={"claim": "local_id"})
 
 
 def _figures(f: pd.DataFrame, claims: pd.DataFrame, rules: _Rules) -> pd.DataFrame:
-    f["claim_id"] = f["source_id"].astype(str) + "/" + f["claim"].astype(str)
-    kinds = claims.set_index("claim_id")["kind"]
-    f["kind"] = f["claim_id"].map(kinds[~kinds.index.duplicated()])
-    role = f["role"].to_numpy()
-    money = np.isin(role, ["start", "end", "point"])
+    cno = f["cno"].to_numpy()
+    kind = claims["kind"].to_numpy(dtype=object)[cno]
+    role = f["role"].to_numpy(dtype=object)
+    money = np.isin(role, MONEY_ROLES)
     is_cagr = role == "cagr"
     is_share = role == "share"
-    trajectory = (f["kind"] == "trajectory").to_numpy()
-    rules.flag(
-        f,
-        money & ~trajectory & f["kind"].notna().to_numpy(),
-        "f_value",
-        "a share claim states `value`, not start/end/points",
-    )
-    rules.flag(f, is_cagr & ~trajectory & f["kind"].notna().to_numpy(), "f_value", "a share claim has no CAGR")
+    trajectory = kind == "trajectory"
+    share_claim = kind == "share"
+    rules.flag(f, money & share_claim, "f_value", "a share claim states `value`, not start/end/points")
+    rules.flag(f, is_cagr & share_claim, "f_value", "a share claim has no CAGR")
     rules.flag(f, is_share & trajectory, "f_value", "a trajectory claim states start, end or points, not `value`")
 
-    parsed = parse_numbers(f["value"], f["qualifier"])
-    error = parsed["error"]
-    has_error = error.notna().to_numpy()
-    literal = f["value"].astype("string").fillna("")
-    rules.flag(f, has_error, "f_value", "'" + literal + "' " + error.fillna(""))
+    f["literal"] = text(f["value"])
+    parsed = parse_numbers(f["literal"], f["qualifier"])
+    f["error"] = parsed["error"]
+    has_error = parsed["error"].notna().to_numpy()
+    rules.flag(f, has_error, "f_value", lambda bad: "'" + bad["literal"].astype(str) + "' " + bad["error"].astype(str))
     ok = ~has_error
-    rules.flag(f, ok & money & parsed["is_percent"].to_numpy(), "f_value", "a money value takes no '%'")
+    rules.flag(f, ok & money & parsed["is_percent"].fillna(False).to_numpy(bool), "f_value", "a money value takes no '%'")
 
-    scale = f["scale"].astype("string").fillna("").str.strip().str.lower()
-    has_scale = (scale != "").to_numpy()
+    scale = text(f["scale"]).str.lower()
+    f["scale_text"] = scale
+    has_scale = (scale != "").fillna(False).to_numpy(bool)
+    known_scale = scale.isin(SCALES).fillna(False).to_numpy(bool)
     rules.flag(f, money & ~has_scale, "f_scale", "is required on a money value (" + ", ".join(SCALES) + ")")
     rules.flag(
         f,
-        money & has_scale & ~scale.isin(SCALES).to_numpy(),
+        money & has_scale & ~known_scale,
         "f_scale",
-        "'" + scale + "' is not a scale (" + ", ".join(SCALES) + ")",
+        _quoted("scale_text", "is not a scale (" + ", ".join(SCALES) + ")"),
     )
     rules.flag(f, ~money & has_scale, "f_scale", "only money values take a scale")
     factor = scale.map(SCALES).astype(float).fillna(1.0).to_numpy()
@@ -335,13 +369,15 @@ def _figures(f: pd.DataFrame, claims: pd.DataFrame, rules: _Rules) -> pd.DataFra
     value = parsed["value"].to_numpy()
     low = parsed["low"].to_numpy()
     high = parsed["high"].to_numpy()
-    rules.flag(f, ok & money & (low <= 0) & (value > 0), "f_value", "'" + literal + "' allows a value of zero or less")
-    rules.flag(f, ok & money & (value <= 0), "f_value", "'" + literal + "' must be above zero (a market size)")
+    rules.flag(
+        f, ok & money & (low <= 0) & (value > 0), "f_value", _quoted("literal", "allows a value of zero or less")
+    )
+    rules.flag(f, ok & money & (value <= 0), "f_value", _quoted("literal", "must be above zero (a market size)"))
     rules.flag(
         f,
         ok & money & (high * factor > MAX_BILLIONS),
         "f_value",
-        "'" + literal + f"' is implausibly large (over {MAX_BILLIONS:,.0f} billion)",
+        _quoted("literal", f"is implausibly large (over {MAX_BILLIONS:,.0f} billion)"),
     )
     rules.flag(
         f,
@@ -357,25 +393,25 @@ def _figures(f: pd.DataFrame, claims: pd.DataFrame, rules: _Rules) -> pd.DataFra
     )
 
     # Years: a 4-digit year in range or "current"; money values need one, shares may have one.
-    year = f["year"].astype("string").fillna("").str.strip().str.lower()
-    has_year = (year != "").to_numpy()
+    year = text(f["year"]).str.lower()
+    has_year = (year != "").fillna(False).to_numpy(bool)
     rules.flag(f, money & ~has_year, "f_year", "is required")
-    is_current = (year == "current").to_numpy()
+    is_current = (year == "current").fillna(False).to_numpy(bool)
     year_int = pd.to_numeric(year.where(~is_current & has_year, None), errors="coerce")
-    year_ok = ~has_year | is_current | (matches(year, YEAR_RE) & year_int.between(YEAR_MIN, YEAR_MAX).to_numpy())
+    year_ok = ~has_year | is_current | (matches(year, YEAR_RE) & year_int.between(YEAR_MIN, YEAR_MAX).fillna(False).to_numpy(bool))
     rules.flag(
         f, ~year_ok & ~is_cagr, "f_year", f'must be a 4-digit year between {YEAR_MIN} and {YEAR_MAX}, or "current"'
     )
 
-    p_from = f["period_from"].astype("string").fillna("").str.strip().str.lower()
-    p_to = f["period_to"].astype("string").fillna("").str.strip().str.lower()
-    has_from, has_to = (p_from != "").to_numpy(), (p_to != "").to_numpy()
+    p_from = text(f["period_from"]).str.lower()
+    p_to = text(f["period_to"]).str.lower()
+    has_from, has_to = (p_from != "").fillna(False).to_numpy(bool), (p_to != "").fillna(False).to_numpy(bool)
     rules.flag(f, is_cagr & (has_from != has_to), "f_period", "a CAGR period needs both from and to")
     period_years = []
-    for text, present in ((p_from, has_from), (p_to, has_to)):
-        cur = (text == "current").to_numpy()
-        num = pd.to_numeric(text.where(present & ~cur, None), errors="coerce")
-        good = ~present | cur | (matches(text, YEAR_RE) & num.between(YEAR_MIN, YEAR_MAX).to_numpy())
+    for period, present in ((p_from, has_from), (p_to, has_to)):
+        cur = (period == "current").fillna(False).to_numpy(bool)
+        num = pd.to_numeric(period.where(present & ~cur, None), errors="coerce")
+        good = ~present | cur | (matches(period, YEAR_RE) & num.between(YEAR_MIN, YEAR_MAX).fillna(False).to_numpy(bool))
         rules.flag(
             f,
             is_cagr & ~good,
@@ -384,35 +420,27 @@ def _figures(f: pd.DataFrame, claims: pd.DataFrame, rules: _Rules) -> pd.DataFra
         )
         period_years.append((num, cur))
 
-    words = f["locator_text"].astype("string").fillna("").str.split().str.len().fillna(0).to_numpy()
-    f["f_locator"] = np.where(
-        f["f_value"].astype(str).str.contains(r"\."),
-        f["f_value"].astype(str).str.rsplit(".", n=1).str[0] + ".locator.text",
-        "locator.text",
-    )
-    rules.flag(
-        f,
-        words > LOCATOR_MAX_WORDS,
-        "f_locator",
-        f"has more than {LOCATOR_MAX_WORDS} words: quote the few words that state the figure, never a sentence",
-    )
+    long_locator = word_count(f["locator_text"]) > LOCATOR_MAX_WORDS
+    if long_locator.any():
+        value_field = f["f_value"].astype(str)
+        f["f_locator"] = np.where(
+            value_field.str.contains("."), value_field.str.rsplit(".", n=1).str[0] + ".locator.text", "locator.text"
+        )
+        rules.flag(f, long_locator, "f_locator", LOCATOR_WORDS_MESSAGE)
 
-    unit = np.where(
-        money,
-        f["claim_id"].map(claims.drop_duplicates("claim_id").set_index("claim_id")["currency"]).fillna("").astype(str)
-        + " bn",
-        "%",
-    )
-    out = pd.DataFrame(
+    currency = claims["currency"].astype(object).to_numpy()[cno]
+    unit = np.where(money, pd.Series(currency).fillna("").astype(str).to_numpy() + " bn", "%")
+    return pd.DataFrame(
         {
+            "cno": cno,
             "file": f["file"],
             "line": f["line"],
             "claim": f["claim"],
             "source_id": f["source_id"],
-            "claim_id": f["claim_id"],
+            "claim_id": claims["claim_id"].to_numpy(dtype=object)[cno],
             "role": f["role"],
             "idx": f["idx"].astype("int64"),
-            "literal": literal.astype(object),
+            "literal": f["literal"],
             "qualifier": parsed["qualifier"].where(parsed["qualifier"] != "none", None),
             "decimals": parsed["decimals"],
             "value": value * factor,
@@ -423,8 +451,8 @@ def _figures(f: pd.DataFrame, claims: pd.DataFrame, rules: _Rules) -> pd.DataFra
             "is_range": parsed["is_range"],
             "hedge": parsed["hedge"],
             "unit": unit,
-            "scale": scale.where(scale != "", None).astype(object),
-            "year_literal": year.where(has_year, None).astype(object),
+            "scale": scale.where(scale != "", None),
+            "year_literal": year.where(has_year, None),
             "year_written": year_int.astype("Int64"),
             "is_current": is_current,
             "period_from": period_years[0][0].astype("Int64"),
@@ -441,7 +469,6 @@ def _figures(f: pd.DataFrame, claims: pd.DataFrame, rules: _Rules) -> pd.DataFra
         },
         index=f.index,
     )
-    return out
 
 
 def _structure(f: pd.DataFrame, claims: pd.DataFrame, rules: _Rules) -> None:
@@ -450,58 +477,73 @@ def _structure(f: pd.DataFrame, claims: pd.DataFrame, rules: _Rules) -> None:
     A claim whose years include "current" is valid when one of its readings (the publication
     year or the year before) is; the audit later tries only the valid readings.
     """
-    pub = f["claim_id"].map(claims.drop_duplicates("claim_id").set_index("claim_id")["published_year"])
-    trajectory_claims = claims.loc[claims["kind"] == "trajectory"]
-    vals = f.loc[f["role"].isin(["start", "end", "point"]) & f["claim_id"].isin(trajectory_claims["claim_id"])]
-    cagr = f.loc[f["role"] == "cagr"]
-    problems: dict[int, pd.Series] = {}
+    pub = claims["published_year"].to_numpy()
+    trajectory = (claims["kind"] == "trajectory").fillna(False).to_numpy(bool)
+    role = f["role"].to_numpy(dtype=object)
+    cno = f["cno"].to_numpy()
+    is_value = np.isin(role, MONEY_ROLES) & trajectory[cno]
+    is_cagr = role == "cagr"
+    written = f["year_written"].astype("Float64").to_numpy(dtype=float, na_value=np.nan)
+    current = f["is_current"].fillna(False).to_numpy(bool)
+    p_from_w = f["period_from"].astype("Float64").to_numpy(dtype=float, na_value=np.nan)
+    p_to_w = f["period_to"].astype("Float64").to_numpy(dtype=float, na_value=np.nan)
+    n_claims = len(claims)
+
+    messages = []
     for offset in (0, 1):  # readings of "current": publication year, the year before
-        years = vals["year_written"].astype("Float64").fillna(pub.loc[vals.index] - offset).astype(float)
-        key = pd.DataFrame({"claim_id": vals["claim_id"], "year": years, "role": vals["role"]})
-        msg = pd.Series("", index=f.index, dtype=object)
-        dup = key.duplicated(subset=["claim_id", "year"], keep="first")
-        msg.loc[dup[dup].index] = (
-            "two values of this claim are for the same year (" + years[dup].astype(int).astype(str) + ")"
-        )
-        start = key.loc[key["role"] == "start"].set_index("claim_id")["year"]
-        end = key.loc[key["role"] == "end"].set_index("claim_id")["year"]
-        both = start.index.intersection(end.index)
-        backwards = both[(end.loc[both] <= start.loc[both]).to_numpy()]
-        end_rows = key.index[(key["role"] == "end").to_numpy() & key["claim_id"].isin(backwards).to_numpy()]
-        msg.loc[end_rows] = "end year (" + years.loc[end_rows].astype(int).astype(str) + ") is not after the start year"
-        span = key.groupby("claim_id")["year"].agg(["min", "max"])
-        if not cagr.empty:
-            c_pub = pub.loc[cagr.index] - offset
-            p_from = cagr["period_from"].astype("Float64").astype(float).where(~cagr["period_from_current"], c_pub)
-            p_to = cagr["period_to"].astype("Float64").astype(float).where(~cagr["period_to_current"], c_pub)
-            stated = p_from.notna() & p_to.notna()
-            lo = cagr["claim_id"].map(span["min"])
-            hi = cagr["claim_id"].map(span["max"])
+        msg = np.full(len(f), "", dtype=object)
+        years = np.where(current, pub[cno] - offset, written)
+        v_idx = np.flatnonzero(is_value)
+        v_key = cno[v_idx] * 10_000 + np.nan_to_num(years[v_idx], nan=0).astype(np.int64)
+        dup = pd.Series(v_key).duplicated().to_numpy()
+        for i in v_idx[dup]:  # only the offending rows
+            msg[i] = f"two values of this claim are for the same year ({int(years[i])})"
+        start = np.full(n_claims, np.nan)
+        end = np.full(n_claims, np.nan)
+        first = np.full(n_claims, np.inf)
+        last = np.full(n_claims, -np.inf)
+        s_idx = v_idx[role[v_idx] == "start"]
+        e_idx = v_idx[role[v_idx] == "end"]
+        start[cno[s_idx]] = years[s_idx]
+        end[cno[e_idx]] = years[e_idx]
+        np.minimum.at(first, cno[v_idx], years[v_idx])
+        np.maximum.at(last, cno[v_idx], years[v_idx])
+        with np.errstate(invalid="ignore"):
+            backwards = end[cno[e_idx]] <= start[cno[e_idx]]
+        for i in e_idx[backwards]:
+            msg[i] = f"end year ({int(years[i])}) is not after the start year"
+        c_idx = np.flatnonzero(is_cagr)
+        c_pub = pub[cno[c_idx]] - offset
+        p_from = np.where(f["period_from_current"].fillna(False).to_numpy(bool)[c_idx], c_pub, p_from_w[c_idx])
+        p_to = np.where(f["period_to_current"].fillna(False).to_numpy(bool)[c_idx], c_pub, p_to_w[c_idx])
+        lo, hi = first[cno[c_idx]], last[cno[c_idx]]
+        with np.errstate(invalid="ignore"):
+            stated = ~np.isnan(p_from) & ~np.isnan(p_to)
             empty_period = stated & (p_to <= p_from)
-            disjoint = stated & ~empty_period & lo.notna() & ((p_to < lo) | (p_from > hi))
-            msg.loc[cagr.index[empty_period.to_numpy()]] = "the CAGR period must run forward (from before to)"
-            period_text = p_from.astype("Int64").astype(str) + "–" + p_to.astype("Int64").astype(str)
-            span_text = lo.astype("Int64").astype(str) + "–" + hi.astype("Int64").astype(str)
-            msg.loc[cagr.index[disjoint.to_numpy()]] = (
-                "the CAGR period "
-                + period_text[disjoint]
-                + " lies outside the claim's values ("
-                + span_text[disjoint]
-                + ")"
-            )
-        problems[offset] = msg
+            disjoint = stated & ~empty_period & np.isfinite(lo) & ((p_to < lo) | (p_from > hi))
+        for i in c_idx[empty_period]:
+            msg[i] = "the CAGR period must run forward (from before to)"
+        for j in np.flatnonzero(disjoint):
+            period, values = f"{int(p_from[j])}–{int(p_to[j])}", f"{int(lo[j])}–{int(hi[j])}"
+            msg[c_idx[j]] = f"the CAGR period {period} lies outside the claim's values ({values})"
+        messages.append(msg)
     # A claim fails only when no reading of "current" makes it valid.
-    bad_under = {o: f["claim_id"].where(problems[o] != "").dropna().unique() for o in problems}
-    uses_current = set(f.loc[f["is_current"] | f["period_from_current"] | f["period_to_current"], "claim_id"])
-    bad_claims = {c for c in bad_under[0] if c not in uses_current or c in set(bad_under[1])}
-    mask = (problems[0] != "") & f["claim_id"].isin(bad_claims)
-    field = np.where(f["role"] == "cagr", f["f_period"], f["f_year"])
-    frame = f.assign(f_field=field)
-    rules.flag(frame, mask.to_numpy(), "f_field", problems[0])
+    bad0, bad1 = np.zeros(n_claims, bool), np.zeros(n_claims, bool)
+    bad0[cno[messages[0] != ""]] = True
+    bad1[cno[messages[1] != ""]] = True
+    uses_current = np.zeros(n_claims, bool)
+    uses_current[cno[current | f["period_from_current"].fillna(False).to_numpy(bool) | f["period_to_current"].fillna(False).to_numpy(bool)]] = True
+    bad_claim = bad0 & (~uses_current | bad1)
+    mask = (messages[0] != "") & bad_claim[cno]
+    frame = f.assign(
+        f_field=np.where(is_cagr, f["f_period"].astype(object), f["f_year"].astype(object)), message=messages[0]
+    )
+    rules.flag(frame, mask, "f_field", lambda bad: bad["message"])
 
     # A trajectory says something: at least one value or a CAGR.
-    said = set(f.loc[f["role"].isin(["start", "end", "point", "cagr"]), "claim_id"])
-    empty = claims.loc[(claims["kind"] == "trajectory") & ~claims["claim_id"].isin(said)].assign(f_field="start")
+    said = np.zeros(n_claims, bool)
+    said[cno[is_value | is_cagr]] = True
+    empty = claims.loc[trajectory & ~said].assign(f_field="start")
     empty["claim"] = empty["local_id"]
     rules.flag(
         empty,

@@ -10,14 +10,65 @@ class View:
     description: str
 
 
+# Each claim's projected path: basis endpoints when it has one, else stated_cagr.
+_PATHS = """
+    SELECT p.* FROM projections AS p
+    WHERE NOT p.is_extrapolated
+      AND (p.basis = 'endpoints'
+           OR NOT EXISTS (SELECT 1 FROM projections AS q WHERE q.claim_id = p.claim_id AND q.basis = 'endpoints'))
+"""
+
+CROSS_SOURCE_PROJECTED = View(
+    "cross_source_projected",
+    f"""
+    WITH paths AS ({_PATHS}),
+    rows AS (
+        SELECT coalesce(m.comparable_to, c.market_id) AS market_id, c.currency, p.year, 'projected' AS basis,
+               p.source_id, p.claim_id, c.market_id AS source_market_id, s.publisher, s.kind,
+               s.kind IN ('report', 'press_release') AS is_publisher,
+               s.report IS NOT NULL AND EXISTS (
+                   SELECT 1 FROM sources AS later
+                   WHERE later.report = s.report
+                     AND (later.published > s.published
+                          OR (later.published = s.published AND coalesce(later.edition, '') > coalesce(s.edition, '')))
+               ) AS superseded,
+               m.comparable_to IS NULL AS same_definition,
+               s.confidence, p.central AS value, p.low, p.high
+        FROM paths AS p
+        JOIN claims AS c USING (claim_id)
+        JOIN markets AS m ON m.market_id = c.market_id
+        JOIN sources AS s ON s.source_id = p.source_id
+    ),
+    flagged AS (SELECT *, same_definition AND NOT superseded AS counted FROM rows),
+    stats AS (
+        SELECT market_id, currency, year, count(DISTINCT source_id) AS n_sources,
+               min(value) AS min, median(value) AS median, max(value) AS max
+        FROM flagged WHERE counted
+        GROUP BY market_id, currency, year
+        HAVING count(DISTINCT source_id) >= 2
+    )
+    SELECT f.market_id, f.currency, f.year, f.basis, f.source_id, f.claim_id, f.source_market_id, f.publisher,
+           f.kind, f.is_publisher, f.superseded, f.same_definition, f.counted, f.confidence, f.value, f.low,
+           f.high, st.n_sources, st.min, st.median, st.max,
+           (st.max - st.min) / st.median * 100 AS spread_pct, (f.value - st.median) / st.median * 100 AS deviation_pct
+    FROM flagged AS f JOIN stats AS st USING (market_id, currency, year)
+    """,
+    "The cross-source comparison on each source's projected path (the table cross_source compares stated figures)",
+)
+
 ARTICLE_VS_PUBLISHERS = View(
     "article_vs_publishers",
     """
-    WITH publishers AS (
+    WITH both_bases AS (
+        SELECT * FROM cross_source
+        UNION ALL BY NAME
+        SELECT * FROM cross_source_projected
+    ),
+    publishers AS (
         SELECT market_id, currency, year, basis,
                count(DISTINCT source_id) AS n_publishers,
                min(value) AS publishers_min, median(value) AS publishers_median, max(value) AS publishers_max
-        FROM cross_source
+        FROM both_bases
         WHERE is_publisher AND counted
         GROUP BY market_id, currency, year, basis
     )
@@ -26,7 +77,7 @@ ARTICLE_VS_PUBLISHERS = View(
            p.n_publishers, p.publishers_min, p.publishers_median, p.publishers_max,
            (a.value - p.publishers_median) / p.publishers_median * 100 AS deviation_from_publishers_pct,
            a.high >= p.publishers_min AND a.low <= p.publishers_max AS within_publishers_range
-    FROM cross_source AS a
+    FROM both_bases AS a
     JOIN publishers AS p USING (market_id, currency, year, basis)
     WHERE NOT a.is_publisher
     ORDER BY a.market_id, a.basis, a.year, a.source_id
@@ -36,17 +87,12 @@ ARTICLE_VS_PUBLISHERS = View(
 
 REVISIONS = View(
     "revisions",
-    """
+    f"""
     WITH editions AS (
         SELECT source_id, report, edition, published FROM sources
         WHERE report IN (SELECT report FROM sources WHERE report IS NOT NULL GROUP BY report HAVING count(*) > 1)
     ),
-    paths AS (  -- each claim's path: basis endpoints when it has one, else stated_cagr
-        SELECT p.* FROM projections AS p
-        WHERE NOT p.is_extrapolated
-          AND (p.basis = 'endpoints'
-               OR NOT EXISTS (SELECT 1 FROM projections AS q WHERE q.claim_id = p.claim_id AND q.basis = 'endpoints'))
-    ),
+    paths AS ({_PATHS}),
     stated AS (SELECT claim_id, year, literal, value FROM figures WHERE role IN ('start', 'point', 'end')),
     rows AS (
         SELECT e.report, e.edition, e.source_id, e.published, c.market_id, 'value' AS quantity, p.year,
@@ -94,4 +140,5 @@ CROSS_SOURCE_SUMMARY = View(
     "One row per comparable market, year and basis: the sources' range and spread",
 )
 
-VIEWS: tuple[View, ...] = (ARTICLE_VS_PUBLISHERS, REVISIONS, CROSS_SOURCE_SUMMARY)
+# In dependency order: a view is created after those it reads.
+VIEWS: tuple[View, ...] = (CROSS_SOURCE_PROJECTED, ARTICLE_VS_PUBLISHERS, REVISIONS, CROSS_SOURCE_SUMMARY)
