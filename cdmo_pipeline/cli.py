@@ -12,6 +12,7 @@ Errors are one clear line and what to do, with a non-zero exit; never a bare tra
 """
 
 import os
+import re
 import sys
 import threading
 import time
@@ -277,6 +278,137 @@ def ui(
     args = [str(exe), "dev", "-h", "127.0.0.1", "-p", str(port), "-m", "cdmo_pipeline.definitions"]
     out.print(f"Dagster UI on http://127.0.0.1:{port} (DAGSTER_HOME={os.environ['DAGSTER_HOME']})")
     os.execv(args[0], args)
+
+
+# report ------------------------------------------------------------------------------------
+
+
+@app.command()
+def report(
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write HTML (.html) or Markdown (.md) here.")
+    ] = None,
+    open_: Annotated[bool, typer.Option("--open", help="Open the HTML report in a browser.")] = False,
+    summary: Annotated[bool, typer.Option("--summary", help="Summary, articles and markets only.")] = False,
+) -> None:
+    """Print the audit report of the published warehouse (or write it as HTML or Markdown)."""
+    from cdmo_pipeline import reporting
+    from cdmo_pipeline.warehouse import Warehouse
+
+    settings = _settings()
+    try:
+        with Warehouse(settings.duckdb_path, lock_timeout=settings.lock_timeout).reader() as con:
+            published = reporting.load_tables(con)
+    except CdmoError as exc:
+        fail(str(exc), exc.hint)
+        return
+    if open_ or (output and output.suffix.lower() in (".html", ".htm")):
+        target = output or settings.reports_dir / "audit_report.html"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        charts = {m: p.read_bytes() for m, p in _existing_charts(settings.reports_dir).items()}
+        target.write_text(reporting.render_html(published, charts))
+        out.print(f"wrote {target}")
+        if open_:
+            import webbrowser
+
+            webbrowser.open(target.resolve().as_uri())
+        return
+    text = reporting.render_markdown(published, reports=not summary)
+    if output:
+        output.write_text(text)
+        out.print(f"wrote {output}")
+    else:
+        sys.stdout.write(text)
+
+
+def _existing_charts(reports_dir: Path) -> dict[str, Path]:
+    prefix = "projections_"
+    return {p.stem[len(prefix) :]: p for p in sorted(reports_dir.glob(f"{prefix}*.png"))}
+
+
+# extract and audit -------------------------------------------------------------------------
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        fail(f"no such file: {path}", code=EXIT_USAGE)
+    except UnicodeDecodeError as exc:
+        fail(f"{path} is not UTF-8 text (byte {exc.start})", "Save it as UTF-8 plain text.", EXIT_USAGE)
+    except OSError as exc:
+        fail(f"cannot read {path}: {exc.strerror}", code=EXIT_USAGE)
+    return ""
+
+
+@app.command("extract")
+def extract_command(
+    text_file: Annotated[Path, typer.Argument(help="Plain text of an article or report.")],
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the draft here (else stdout).")] = None,
+    source_id: Annotated[str | None, typer.Option(help="Source id (default: from the file name).")] = None,
+    published: Annotated[str | None, typer.Option(help="Publication year or ISO date (resolves 'currently').")] = None,
+    title: Annotated[str | None, typer.Option(help="Title (default: the first line if it reads as one).")] = None,
+    publisher: Annotated[str | None, typer.Option(help="Publisher.")] = None,
+) -> None:
+    """Draft a source file (DESIGN §3) from plain text; every number is placed or listed."""
+    from cdmo_pipeline.extract import coverage, extract, to_yaml
+
+    text = _read_text(text_file)
+    sid = source_id or re.sub(r"[^a-z0-9]+", "-", text_file.stem.lower()).strip("-") or "draft"
+    try:
+        doc = extract(text, source_id=sid, published=published, title=title, publisher=publisher)
+    except ValueError as exc:
+        fail(str(exc), code=EXIT_USAGE)
+        return
+    yaml_text = to_yaml(doc)
+    missing = coverage(text, doc)
+    if output:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(yaml_text)
+    else:
+        sys.stdout.write(yaml_text)
+    err.print(
+        f"{len(doc['claims'])} claim(s), {len(doc.get('unassigned', []))} number(s) unassigned, "
+        f"{len(doc.get('ignored', []))} ignored; {len(missing)} unaccounted"
+        + (f"; draft written to {output}" if output else ""),
+        highlight=False,
+    )
+
+
+@app.command("audit")
+def audit_command(
+    text_file: Annotated[Path, typer.Argument(help="Plain text of a new article or report.")],
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write HTML (.html) or Markdown here.")] = None,
+    published: Annotated[str | None, typer.Option(help="Publication year or ISO date (resolves 'currently').")] = None,
+) -> None:
+    """Audit a new article against the published warehouse, without changing it."""
+    from cdmo_pipeline import newsource, reporting
+    from cdmo_pipeline.warehouse import Warehouse
+
+    settings = _settings()
+    text = _read_text(text_file)
+    wh = Warehouse(settings.duckdb_path, lock_timeout=settings.lock_timeout)
+    try:
+        audited, _draft, missing = newsource.audit_text(
+            text, source_id=newsource.source_id_for(text_file), warehouse=wh, published=published
+        )
+    except CdmoError as exc:
+        fail(str(exc), exc.hint or "Draft it with `cdmo extract`, correct the draft, and audit that.")
+        return
+    if not wh.path.exists():
+        err.print(f"[dim]no warehouse at {wh.path}: audited on its own, without comparison[/]")
+    if output and output.suffix.lower() in (".html", ".htm"):
+        output.write_text(reporting.render_html(audited))
+        out.print(f"wrote {output}")
+        return
+    text_out = reporting.render_markdown(audited)
+    if missing:
+        text_out += "\n\n**Numbers the draft does not account for:** " + ", ".join(t[2] for t in missing) + "\n"
+    if output:
+        output.write_text(text_out)
+        out.print(f"wrote {output}")
+    else:
+        sys.stdout.write(text_out)
 
 
 @app.command()

@@ -31,6 +31,7 @@ from pathlib import Path
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
 
 from cdmo_pipeline.core.errors import AuditError, CdmoError, WarehouseBusyError
 from cdmo_pipeline.core.schemas import MODELS
@@ -99,11 +100,17 @@ def new_refresh_id() -> str:
 
 
 def table_hash(df: pd.DataFrame) -> str:
-    """An order-independent content hash of a table (for idempotence and audit)."""
+    """An order-independent content hash of a small frame (the source fingerprint)."""
     if df.empty:
         return "0" * 16
     hashed = pd.util.hash_pandas_object(df, index=False).to_numpy()
     return f"{int(hashed.sum(dtype='uint64')):016x}"
+
+
+def _content_hash(con: duckdb.DuckDBPyConnection, name: str) -> str:
+    """An order-independent hash of a published table's rows, computed by DuckDB."""
+    (value,) = con.execute(f'SELECT sum(hash(t)::HUGEINT) % 18446744073709551616 FROM "{name}" AS t').fetchall()[0]
+    return f"{int(value or 0):016x}"
 
 
 class Warehouse:
@@ -210,9 +217,8 @@ class Warehouse:
                 step("write_candidate")
                 published_at = dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
                 counts = {name: len(df) for name, df in tables.items()}
-                hashes = {name: table_hash(df) for name, df in tables.items()}
                 record = _refresh_record(refresh_id, published_at, run_id, sources, counts)
-                self._write_candidate(candidate, tables, specs, views, history, history_tables, record, hashes)
+                hashes = self._write_candidate(candidate, tables, specs, views, history, history_tables, record)
                 step("verify_candidate")
                 self._verify(candidate, refresh_id, counts)
                 step("swap")
@@ -259,9 +265,10 @@ class Warehouse:
         history: pd.DataFrame | None,
         history_tables: pd.DataFrame | None,
         record: dict,
-        hashes: dict[str, str],
-    ) -> None:
+    ) -> dict[str, str]:
+        """Write every table, the refresh record and the views in one transaction."""
         con = duckdb.connect(str(candidate))
+        con.execute("SET enable_progress_bar = false")
         try:
             # One statement per execute: DuckDB runs a multi-statement string non-atomically,
             # and a COMMIT after a failed statement silently rolls back.
@@ -270,11 +277,13 @@ class Warehouse:
                 for name, df in tables.items():
                     spec = specs[name]
                     con.execute(spec.ddl())
-                    con.register("_frame", df)
+                    # Through Arrow: Arrow-backed text and categoricals scan without Python objects.
+                    con.register("_frame", pa.Table.from_pandas(df[[c for c, _ in spec.columns]], preserve_index=False))
                     try:
                         con.execute(spec.insert_from("_frame"))
                     finally:
                         con.unregister("_frame")
+                hashes = {name: _content_hash(con, name) for name in tables}
                 _write_refreshes(con, history, history_tables, record, hashes, {n: len(df) for n, df in tables.items()})
                 for view in views:
                     con.execute(f'CREATE VIEW "{view.name}" AS {view.sql}')
@@ -288,6 +297,7 @@ class Warehouse:
                 raise
             con.execute("COMMIT")
             con.execute("CHECKPOINT")
+            return hashes
         except duckdb.Error as exc:
             raise AuditError(f"writing the new warehouse snapshot failed: {exc}") from exc
         finally:

@@ -41,7 +41,7 @@ from tests.reliability_helpers import (
 pytestmark = pytest.mark.slow
 
 N_BULK = 500  # bulk claims in set B: a refresh of B is about a second on an idle machine
-N_REFRESHES = 10  # alternating A, B, A, ... while the reader loops
+N_REFRESHES = 8  # alternating A, B, A, ... while the reader loops
 LOCK_TIMEOUT = 2.0
 
 WRITER = r"""

@@ -18,6 +18,7 @@ so the suite stays within its time budget; each refresh itself runs in a fresh i
     .venv/bin/python -m pytest tests/test_crash.py -q -s
 """
 
+import filecmp
 import shutil
 import time
 from collections import Counter
@@ -27,7 +28,16 @@ import pytest
 
 from cdmo_pipeline import pipeline
 from cdmo_pipeline.warehouse import Warehouse
-from tests.reliability_helpers import PYTHON, Child, candidates, classify, make_source_sets, restore, snapshot
+from tests.reliability_helpers import (
+    DATA_TABLES,
+    PYTHON,
+    Child,
+    candidates,
+    classify,
+    make_source_sets,
+    restore,
+    snapshot,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -103,20 +113,17 @@ emit("done")
 
 # Exact self-kills, and the outcome each must give.
 SELF_KILLS = {
-    "step:write_candidate": "A",
-    'stmt:before:INSERT INTO "claims"': "A",
-    'stmt:before:INSERT INTO "projections"': "A",
-    "stmt:before:COMMIT": "A",
-    "stmt:before:CHECKPOINT": "A",
-    "stmt:after:CHECKPOINT": "A",
-    "step:verify_candidate": "A",
+    'stmt:before:INSERT INTO "projections"': "A",  # mid-transaction, the biggest table next
+    "stmt:before:COMMIT": "A",  # every table written, not committed
+    "stmt:before:CHECKPOINT": "A",  # committed to the candidate's WAL only
     "step:swap": "A",
-    "replace:before": "A",
-    "replace:after": "B",
+    "replace:before": "A",  # fsynced, stale WAL moved aside, not yet renamed
+    "replace:after": "B",  # renamed, directory not yet fsynced
     "step:verify_published": "B",
 }
-N_TIME_OFFSETS = 10
-WRITE_FRACTIONS = (0.2, 0.4, 0.6, 0.8)
+N_TIME_OFFSETS = 10  # over the whole refresh, from its start to its measured end
+PUBLISH_FRACTIONS = (0.2, 0.5, 0.8)  # over the publish (from "prepared" to the end)
+WRITE_FRACTIONS = (0.25, 0.5, 0.75)  # over the candidate write
 
 
 def test_sigkill_anywhere_leaves_publish_a_or_b(tmp_path: Path) -> None:
@@ -137,12 +144,15 @@ def test_sigkill_anywhere_leaves_publish_a_or_b(tmp_path: Path) -> None:
     # KILL PLAN: (label, child mode, how the parent kills). The first run is not killed: it
     # measures the refresh and gives the reference publish B.
     plan: list[tuple[str, str, tuple]] = [("measure", "none", ("none",))]
+    for i in range(N_TIME_OFFSETS):
+        f = (i + 1) / N_TIME_OFFSETS
+        plan.append((f"at {f:.0%} of the refresh", "none", ("after", "start", f, "refresh")))
+    plan += [(f"on seeing {step}", "none", ("after", step, 0.0, "refresh")) for step in STEPS]
+    plan += [(f"at {f:.0%} of the publish", "none", ("after", "prepared", f, "publish")) for f in PUBLISH_FRACTIONS]
     plan += [
-        (f"t={i + 1}/{N_TIME_OFFSETS + 1}", "none", ("time", (i + 1) / (N_TIME_OFFSETS + 1)))
-        for i in range(N_TIME_OFFSETS)
+        (f"at {f:.0%} of the candidate write", "none", ("after", "write_candidate", f, "write"))
+        for f in WRITE_FRACTIONS
     ]
-    plan += [(f"on {step}", "none", ("step", step)) for step in STEPS]
-    plan += [(f"write+{int(f * 100)}%", "none", ("write", f)) for f in WRITE_FRACTIONS]
     plan += [(f"self {mode}", mode, ("self", expected)) for mode, expected in SELF_KILLS.items()]
 
     def spawn(k: int) -> Child:
@@ -153,49 +163,47 @@ def test_sigkill_anywhere_leaves_publish_a_or_b(tmp_path: Path) -> None:
     by_kind: dict[str, Counter[str]] = {}
     kills = completed = 0
     leftovers_seen = 0
-    duration = write_time = 0.0
+    spans: dict[str, float] = {}
     snap_b = None
     results = []
     upcoming = spawn(0)
     for k, (label, _mode, how) in enumerate(plan):
         child = upcoming
-        t0 = time.monotonic()
         child.wait_for("ready", timeout=120)
-        print(f"[{time.monotonic() - started:6.1f}s] {label}: ready after {time.monotonic() - t0:.1f} s", flush=True)
-        assert classify(db, snap_a, snap_b or snap_a) == "A"  # the state before every kill
+        assert filecmp.cmp(db, saved_a, shallow=False)  # publish A, byte for byte, before every kill
         child.send("go")
         upcoming = spawn(k + 1) if k + 1 < len(plan) else None  # imports while this one runs
         t_start, _ = child.wait_for("start")
         kind = how[0]
         if kind == "none":
-            stamps = {}
+            stamps = {"start": t_start}
             for event in ("prepared", *STEPS, "done"):
                 stamps[event], _ = child.wait_for(event)
             assert child.finish() == 0, child.stderr_tail()
-            duration = stamps["done"] - t_start
-            write_time = stamps["verify_candidate"] - stamps["write_candidate"]
+            spans = {
+                "refresh": stamps["done"] - t_start,
+                "publish": stamps["done"] - stamps["prepared"],
+                "write": stamps["verify_candidate"] - stamps["write_candidate"],
+            }
             snap_b = snapshot(db)
-            assert snap_b.digests != snap_a.digests
-            assert all(snap_b.digests[t] != snap_a.digests[t] for t in ("claims", "figures", "projections"))
+            assert all(snap_b.digests[t] != snap_a.digests[t] for t in DATA_TABLES)
             print(
-                f"\nmeasured refresh of B: {duration:.2f} s (prepare {stamps['prepared'] - t_start:.2f} s, "
-                f"candidate write {write_time:.2f} s); rows {snap_b.counts}"
+                f"\nmeasured refresh of B: {spans['refresh']:.2f} s (load and build "
+                f"{stamps['prepared'] - t_start:.2f} s, publish {spans['publish']:.2f} s, of which candidate "
+                f"write {spans['write']:.2f} s); rows {snap_b.counts}"
             )
             restore(saved_a, db)
             continue
-        if kind == "time":
-            time.sleep(max(0.0, t_start + how[1] * duration - time.monotonic()))
-        elif kind == "step":
-            child.wait_for(how[1])
-        elif kind == "write":
-            t_write, _ = child.wait_for("write_candidate")
-            time.sleep(max(0.0, t_write + how[1] * write_time - time.monotonic()))
-        elif kind == "self":
+        if kind == "after":
+            _, event, fraction, span = how
+            t_event = t_start if event == "start" else child.wait_for(event)[0]
+            time.sleep(max(0.0, t_event + fraction * spans[span] - time.monotonic()))
+        else:
             child.wait_for("selfkill", timeout=60)
         killed = child.kill() if kind != "self" else child.proc.wait(timeout=30) == -9
         rc = child.close()
-        seen = child.drain()
-        last = seen[-1].split()[-1] if seen else "?"
+        events = [line.split()[1] for line in child.drain() if len(line.split()) > 1]
+        last = _mode if kind == "self" else (events[-1] if events else "?")
         if not killed:
             assert rc == 0, f"{label}: the child failed (rc {rc}): {child.stderr_tail()}"
             completed += 1
@@ -215,7 +223,7 @@ def test_sigkill_anywhere_leaves_publish_a_or_b(tmp_path: Path) -> None:
         if outcome == "B":
             restore(saved_a, db)
 
-    print(f"{'kill point':<42} {'signal':<15} {'last step seen':<18} outcome  candidates left")
+    print(f"{'kill point':<42} {'signal':<15} {'last step seen':<18} outcome  candidate files present")
     for label, signal, last, outcome, n_left in results:
         print(f"{label:<42} {signal:<15} {last:<18} {outcome:<8} {n_left}")
 
@@ -234,5 +242,4 @@ def test_sigkill_anywhere_leaves_publish_a_or_b(tmp_path: Path) -> None:
         f"mixes or unreadable files: 0; {elapsed:.0f} s"
     )
     assert kills >= 24, f"only {kills} kills landed while the refresh ran"
-    assert by_kind["time"]["A"] >= 1, "no time-offset kill landed before the swap"
     assert outcomes["B"] >= 2, "no kill landed after the swap"

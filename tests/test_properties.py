@@ -21,13 +21,13 @@ well under a minute. Many claims are built at once, in one source file per examp
 import math
 import tempfile
 from dataclasses import dataclass
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import ROUND_CEILING, ROUND_HALF_EVEN, Decimal
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import yaml
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, Phase, assume, given, settings
 from hypothesis import strategies as st
 
 from cdmo_pipeline.core.numbers import format_number, parse_number
@@ -58,6 +58,7 @@ VALUE_QUALIFIERS = (
     "roughly",
 )
 HEDGES = ("about", "around", "approximately", "roughly")
+QUALIFIER = st.one_of(st.none(), st.sampled_from(VALUE_QUALIFIERS))  # unqualified about half the time
 # Where each qualifier puts the interval, in half-steps h from x: (low, high, low_open, high_open).
 POSITION = {
     None: (-1, 1, False, False),
@@ -67,14 +68,17 @@ POSITION = {
     **{q: (-2, 0, False, True) for q in ("nearly", "almost", "under", "less than")},
 }
 
+# Each example builds every table (about half a second), so no shrinking: a failure prints
+# the generated example as is, and derandomize makes it reproducible.
 TABLES = settings(
     max_examples=30,
     derandomize=True,
     database=None,
     deadline=None,
+    phases=(Phase.explicit, Phase.generate),
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
-PURE = settings(max_examples=400, derandomize=True, database=None, deadline=None)
+PURE = settings(max_examples=200, derandomize=True, database=None, deadline=None)
 
 
 def written(x: Decimal, decimals: int, *, thousands: bool = False) -> str:
@@ -133,9 +137,9 @@ def claims(draw: st.DrawFn, index: int) -> Generated:
         assume(units(lit) >= Decimal("0.01"))
         points.append((year, lit))
 
-    values = [value(str(start_year), start_lit, scale_s, draw(st.sampled_from(VALUE_QUALIFIERS)))]
+    values = [value(str(start_year), start_lit, scale_s, draw(QUALIFIER))]
     values += [value(str(year), lit) for year, lit in points]
-    values += [value(str(end_year), end_lit, scale_e, draw(st.sampled_from(VALUE_QUALIFIERS)))]
+    values += [value(str(end_year), end_lit, scale_e, draw(QUALIFIER))]
     implied = ((float(end_bn) / float(start_bn)) ** (1 / n) - 1) * 100
 
     cagr_literal, d_c, cagr_qualifier, period = None, 0, None, None
@@ -160,7 +164,7 @@ def claims(draw: st.DrawFn, index: int) -> Generated:
 
 @st.composite
 def claim_sets(draw: st.DrawFn) -> list[Generated]:
-    n = draw(st.integers(1, 12))
+    n = draw(st.integers(4, 16))
     return [draw(claims(i)) for i in range(n)]
 
 
@@ -237,7 +241,8 @@ def test_generated_claims_check_and_project_as_the_arithmetic_says(generated: li
             if qualifier in (None, *HEDGES) and not row.is_range:
                 factor = float(SCALES[row.scale])
                 expected = 10.0 ** -int(row.decimals) * factor
-                assert math.isclose(row.high - row.low, expected, rel_tol=1e-9), (context, row)
+                tol = 4 * math.ulp(row.high)  # the interval's ends are floats in billions
+                assert math.isclose(row.high - row.low, expected, rel_tol=1e-9, abs_tol=tol), (context, row)
 
 
 # Literals ------------------------------------------------------------------------------------
@@ -285,19 +290,25 @@ def test_qualifiers_put_the_interval_where_the_design_says(case: tuple[str, int,
         assert math.isclose(number.high - number.low, 10.0**-decimals, abs_tol=2 * tol)
 
 
+@st.composite
+def ranges(draw: st.DrawFn) -> tuple[str, int, str, int]:
+    """A range "a-b" as written, a < b, each end with its own decimals."""
+    d_a, d_b = draw(st.integers(0, 3)), draw(st.integers(0, 3))
+    low = Decimal(draw(st.integers(0, 10**9))).scaleb(-d_a)
+    step = Decimal(1).scaleb(-d_b)
+    high = low.quantize(step, rounding=ROUND_CEILING) + draw(st.integers(1, 10**6)) * step
+    return written(low, d_a), d_a, written(high, d_b), d_b
+
+
 @PURE
-@given(literals(), literals(), st.sampled_from([None, *HEDGES]))
-def test_a_range_takes_each_ends_own_half_step(
-    a_case: tuple[str, int, bool], b_case: tuple[str, int, bool], hedge: str | None
-) -> None:
-    (a, d_a, _), (b, d_b, _) = a_case, b_case
-    assume(not a.startswith("-") and not b.startswith("-"))
-    x_a, x_b = units(a), units(b)
-    assume(x_a < x_b)
+@given(ranges(), st.sampled_from([None, *HEDGES]))
+def test_a_range_takes_each_ends_own_half_step(case: tuple[str, int, str, int], hedge: str | None) -> None:
+    a, d_a, b, d_b = case
+    x_a, x_b = float(units(a)), float(units(b))
     number = parse_number(f"{a}-{b}", hedge)
-    tol = 4 * math.ulp(float(x_b) + 1)
+    tol = 4 * math.ulp(x_b + 1)
     assert number.is_range
-    assert math.isclose(number.low, float(x_a) - 0.5 * 10.0**-d_a, abs_tol=tol)
-    assert math.isclose(number.high, float(x_b) + 0.5 * 10.0**-d_b, abs_tol=tol)
-    assert math.isclose(number.value, (float(x_a) + float(x_b)) / 2, abs_tol=tol)
+    assert math.isclose(number.low, x_a - 0.5 * 10.0**-d_a, abs_tol=tol), (a, b, number)
+    assert math.isclose(number.high, x_b + 0.5 * 10.0**-d_b, abs_tol=tol), (a, b, number)
+    assert math.isclose(number.value, (x_a + x_b) / 2, abs_tol=tol), (a, b, number)
     assert number.decimals == max(d_a, d_b)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from cdmo_pipeline.core.errors import AuditError
+from cdmo_pipeline.core.frames import isin
 from cdmo_pipeline.core.schemas import schema_failures
 from cdmo_pipeline.core.validate import find_cycles
 
@@ -27,16 +28,16 @@ def invariant_failures(tables: Mapping[str, pd.DataFrame]) -> dict[str, pd.DataF
             out[name] = frame
 
     claims = tables["claims"]
-    claim_ids = set(claims["claim_id"])
-    source_ids = set(tables["sources"]["source_id"])
     markets = tables["markets"]
-    market_ids = set(markets["market_id"])
     for table in ("figures", "cagr_checks", "implied_figures", "projections", "cross_source", "claim_origins"):
         df = tables[table]
-        need(f"{table}.claim_id resolves to claims", df.loc[~df["claim_id"].isin(claim_ids)])
+        need(f"{table}.claim_id resolves to claims", df.loc[~isin(df["claim_id"], claims["claim_id"])])
     origins = tables["claim_origins"]
-    need("claim_origins.matched_claim_id resolves to claims", origins.loc[~origins["matched_claim_id"].isin(claim_ids)])
-    for table in (
+    need(
+        "claim_origins.matched_claim_id resolves to claims",
+        origins.loc[~isin(origins["matched_claim_id"], claims["claim_id"])],
+    )
+    with_source = (
         "claims",
         "figures",
         "cagr_checks",
@@ -44,23 +45,20 @@ def invariant_failures(tables: Mapping[str, pd.DataFrame]) -> dict[str, pd.DataF
         "projections",
         "segment_shares",
         "cross_source",
-    ):
+    )
+    for table in with_source:
         df = tables[table]
-        need(f"{table}.source_id resolves to sources", df.loc[~df["source_id"].isin(source_ids)])
+        need(f"{table}.source_id resolves to sources", df.loc[~isin(df["source_id"], tables["sources"]["source_id"])])
     for table in ("claims", "cagr_checks", "projections", "segment_shares"):
         df = tables[table]
-        ids = df["market_id"].dropna()
-        need(f"{table}.market_id resolves to markets", df.loc[ids.index[~ids.isin(market_ids)]])
-    parents = markets["parent_market_id"].dropna()
-    need("markets.parent_market_id exists", markets.loc[parents.index[~parents.isin(market_ids)]])
-    need(
-        "markets.parents form no cycle",
-        markets.loc[
-            markets["market_id"].isin(
-                find_cycles(dict(zip(markets["market_id"], markets["parent_market_id"], strict=True)))
-            )
-        ],
+        unresolved = df["market_id"].notna().to_numpy(bool) & ~isin(df["market_id"], markets["market_id"])
+        need(f"{table}.market_id resolves to markets", df.loc[unresolved])
+    dangling = markets["parent_market_id"].notna().to_numpy(bool) & ~isin(
+        markets["parent_market_id"], markets["market_id"]
     )
+    need("markets.parent_market_id exists", markets.loc[dangling])
+    parent_of = dict(zip(markets["market_id"], markets["parent_market_id"].astype(object), strict=True))
+    need("markets.parents form no cycle", markets.loc[isin(markets["market_id"], find_cycles(parent_of))])
     counts = tables["sources"].set_index("source_id")["n_claims"]
     actual = claims.groupby("source_id").size().reindex(counts.index, fill_value=0)
     need("sources.n_claims counts the claims", tables["sources"].loc[(counts != actual).to_numpy()])

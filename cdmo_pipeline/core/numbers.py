@@ -182,9 +182,10 @@ def parse_numbers(literals: pd.Series, qualifiers: pd.Series | None = None) -> p
     error[backwards & (x_b == x_a)] = "is a range whose ends are equal"
     bad_range_qualifier = matched & is_range & known & ~hedge
     error[bad_range_qualifier & pd.isna(error)] = "is a range; a range takes only the hedges " + ", ".join(HEDGES)
-    unknown = ~known
-    error[unknown & pd.isna(error)] = "has an unknown qualifier (known: " + ", ".join(QUALIFIERS) + ")"
+    # An unknown qualifier is the qualifier's fault, not the literal's: reported on its own.
+    qualifier_error = np.where(~known, "has an unknown qualifier (known: " + ", ".join(QUALIFIERS) + ")", None)
     out.insert(0, "error", error)
+    out.insert(1, "qualifier_error", qualifier_error)
     return out
 
 
@@ -210,8 +211,9 @@ class Number:
 def parse_number(literal: str, qualifier: str | None = None) -> Number:
     """Parse one literal; raises ``ValueError`` with the reason when it is not a number."""
     row = parse_numbers(pd.Series([literal]), pd.Series([qualifier])).iloc[0]
-    if row["error"] is not None:
-        raise ValueError(f"{literal!r} {row['error']}")
+    for problem in (row["error"], row["qualifier_error"]):
+        if problem is not None:
+            raise ValueError(f"{literal!r} {problem}")
     return Number(
         literal=literal,
         qualifier=row["qualifier"],

@@ -205,7 +205,11 @@ SHARE_COLUMNS = [
 
 def preferred_paths(projections: pd.DataFrame) -> pd.DataFrame:
     """Each claim's path: basis endpoints when it has one, else stated_cagr (not extrapolated)."""
-    cno = projections["cno"].to_numpy(np.int64)
+    # Claims by number: ``cno`` when built here, else the published claim ids, factorized.
+    if "cno" in projections:
+        cno = projections["cno"].to_numpy(np.int64)
+    else:
+        cno = pd.factorize(projections["claim_id"].astype(object))[0].astype(np.int64)
     is_end = (projections["basis"] == ENDPOINTS).to_numpy(bool)
     has_end = np.zeros(int(cno.max()) + 1 if len(cno) else 0, bool)
     has_end[cno[is_end]] = True
@@ -216,56 +220,58 @@ def preferred_paths(projections: pd.DataFrame) -> pd.DataFrame:
 def segment_shares(projections: pd.DataFrame, markets: pd.DataFrame) -> pd.DataFrame:
     """A segment's share of its parent market, per source and year both are projected in.
 
-    Each (source, market, year) takes one path: basis endpoints preferred, then the first claim.
+    Each (source, market, year) takes one path: basis endpoints preferred, then the first
+    claim. Keys are the projections' categorical codes, so no text is touched per row.
     """
-    parent_of = markets.dropna(subset=["parent_market_id"]).set_index("market_id")["parent_market_id"]
-    involved = set(parent_of.index) | set(parent_of)
-    p = projections.loc[projections["market_id"].isin(involved).to_numpy(bool)]
-    rank = np.where((p["basis"] == ENDPOINTS).to_numpy(bool), 0, 1)
-    keys = pd.DataFrame(
-        {
-            "source_id": p["source_id"].astype(str).to_numpy(),
-            "market_id": p["market_id"].astype(str).to_numpy(),
-            "year": p["year"].to_numpy(),
-            "_rank": rank,
-            "cno": p["cno"].to_numpy(),
-        },
-        index=p.index,
-    ).sort_values(["source_id", "market_id", "year", "_rank", "cno"], kind="stable")
-    paths = p.loc[keys.drop_duplicates(["source_id", "market_id", "year"]).index]
-    paths = paths.assign(
-        source_id=paths["source_id"].astype(str),
-        market_id=paths["market_id"].astype(str),
-        claim_id=paths["claim_id"].astype(str),
-        basis=paths["basis"].astype(str),
-    )
-    seg = paths.loc[paths["market_id"].isin(parent_of.index)].assign(
-        parent_market_id=lambda d: d["market_id"].map(parent_of)
-    )
-    both = seg.merge(
-        paths,
-        left_on=["source_id", "parent_market_id", "year"],
-        right_on=["source_id", "market_id", "year"],
-        suffixes=("", "_parent"),
-    )
-    if both.empty:
-        return pd.DataFrame({c: pd.Series(dtype=object) for c in SHARE_COLUMNS}).astype(
-            {"year": "int64", "share_central": float, "share_low": float, "share_high": float, "is_extrapolated": bool}
-        )
+    parent_of = markets.dropna(subset=["parent_market_id"]).set_index("market_id")["parent_market_id"].astype(str)
+    if parent_of.empty or projections.empty:
+        return _empty_shares()
+    m_cat = projections["market_id"].cat.categories.astype(str)
+    # Market code -> its parent's code (or -1), over the projections' market dictionary.
+    m_index = pd.Index(m_cat)
+    parent_code = m_index.get_indexer(pd.Series(m_cat).map(parent_of).fillna("\x00"))
+    involved = np.zeros(len(m_cat) + 1, bool)
+    involved[np.flatnonzero(parent_code >= 0)] = True
+    involved[parent_code[parent_code >= 0]] = True
+    market = projections["market_id"].cat.codes.to_numpy(np.int64)
+    rows = np.flatnonzero(involved[market] & (market >= 0))
+    if rows.size == 0:
+        return _empty_shares()
+    source = projections["source_id"].cat.codes.to_numpy(np.int64)[rows]
+    market = market[rows]
+    year = projections["year"].to_numpy(np.int64)[rows]
+    rank = (projections["basis"] != ENDPOINTS).to_numpy(bool)[rows].astype(np.int64)
+    cno = projections["cno"].to_numpy(np.int64)[rows]
+    order = np.lexsort((cno, rank, year, market, source))
+    rows, source, market, year = rows[order], source[order], market[order], year[order]
+    first = np.ones(len(rows), bool)
+    first[1:] = (source[1:] != source[:-1]) | (market[1:] != market[:-1]) | (year[1:] != year[:-1])
+    rows, source, market, year = rows[first], source[first], market[first], year[first]
+    # Each segment path meets its parent's path of the same source and year.
+    n_m = len(m_cat) + 1
+    key = (source * n_m + market) * 10_000 + year
+    seg = parent_code[market] >= 0
+    parent_key = (source[seg] * n_m + parent_code[market[seg]]) * 10_000 + year[seg]
+    match = pd.Index(key).get_indexer(parent_key)
+    seg_rows = rows[seg][match >= 0]
+    par_rows = rows[match[match >= 0]]
+    if seg_rows.size == 0:
+        return _empty_shares()
+    s_p, p_p = projections.iloc[seg_rows], projections.iloc[par_rows]
     out = pd.DataFrame(
         {
-            "market_id": both["market_id"],
-            "parent_market_id": both["parent_market_id"],
-            "source_id": both["source_id"],
-            "year": both["year"].astype("int64"),
-            "share_central": both["central"] / both["central_parent"] * 100.0,
-            "share_low": both["low"] / both["high_parent"] * 100.0,
-            "share_high": both["high"] / both["low_parent"] * 100.0,
-            "segment_claim_id": both["claim_id"],
-            "parent_claim_id": both["claim_id_parent"],
-            "segment_basis": both["basis"],
-            "parent_basis": both["basis_parent"],
-            "is_extrapolated": both["is_extrapolated"].to_numpy(bool) | both["is_extrapolated_parent"].to_numpy(bool),
+            "market_id": s_p["market_id"].astype(str).to_numpy(),
+            "parent_market_id": p_p["market_id"].astype(str).to_numpy(),
+            "source_id": s_p["source_id"].astype(str).to_numpy(),
+            "year": s_p["year"].to_numpy(np.int64),
+            "share_central": s_p["central"].to_numpy() / p_p["central"].to_numpy() * 100.0,
+            "share_low": s_p["low"].to_numpy() / p_p["high"].to_numpy() * 100.0,
+            "share_high": s_p["high"].to_numpy() / p_p["low"].to_numpy() * 100.0,
+            "segment_claim_id": s_p["claim_id"].astype(str).to_numpy(),
+            "parent_claim_id": p_p["claim_id"].astype(str).to_numpy(),
+            "segment_basis": s_p["basis"].astype(str).to_numpy(),
+            "parent_basis": p_p["basis"].astype(str).to_numpy(),
+            "is_extrapolated": s_p["is_extrapolated"].to_numpy(bool) | p_p["is_extrapolated"].to_numpy(bool),
         }
     )
     out["verdict"] = np.select(
@@ -273,4 +279,21 @@ def segment_shares(projections: pd.DataFrame, markets: pd.DataFrame) -> pd.DataF
         ["plausible", "segment_exceeds_parent"],
         "segment_may_exceed_parent",
     )
-    return out[SHARE_COLUMNS].sort_values(["market_id", "source_id", "year"]).reset_index(drop=True)
+    out = out[SHARE_COLUMNS].sort_values(["market_id", "source_id", "year"], kind="stable").reset_index(drop=True)
+    for col in (
+        "market_id",
+        "parent_market_id",
+        "source_id",
+        "verdict",
+        "segment_claim_id",
+        "parent_claim_id",
+        "segment_basis",
+        "parent_basis",
+    ):
+        out[col] = out[col].astype(pd.StringDtype("pyarrow"))
+    return out
+
+
+def _empty_shares() -> pd.DataFrame:
+    types = {"year": "int64", "share_central": float, "share_low": float, "share_high": float, "is_extrapolated": bool}
+    return pd.DataFrame({c: pd.Series(dtype=types.get(c, pd.StringDtype("pyarrow"))) for c in SHARE_COLUMNS})

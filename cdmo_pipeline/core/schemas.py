@@ -6,7 +6,8 @@ The ``cagr_checks`` model also carries the CAGR check itself as a *soft* check
 about a source rather than a reason to stop publishing.
 """
 
-import warnings
+import copy
+import functools
 from typing import Annotated
 
 import numpy as np
@@ -68,6 +69,9 @@ class SourcesModel(_Base):
     edition: Series[Text] = pa.Field(nullable=True, description="Edition of the report")
     date_as_printed: Series[Text] = pa.Field(nullable=True, description="The source's date exactly as printed")
     note: Series[Text] = pa.Field(nullable=True, description="Our note on the source")
+    text: Series[Text] = pa.Field(
+        nullable=True, description="The source's plain text, relative to its file (coverage check)"
+    )
 
 
 class MarketsModel(_Base):
@@ -377,14 +381,17 @@ MODELS: dict[str, type[_Base]] = {
 }
 
 
-def validate_table(name: str, df: pd.DataFrame) -> pd.DataFrame:
-    """Validate one table lazily; raise ``SchemaErrors`` with every failure case.
+@functools.cache
+def hard_schema(name: str) -> pa.DataFrameSchema:
+    """A table's schema without its soft checks (those are read by :func:`soft_failures`)."""
+    schema = copy.deepcopy(MODELS[name].to_schema())
+    schema.checks = [c for c in schema.checks if not c.raise_warning]
+    return schema
 
-    Soft checks only warn here; read their failure cases with :func:`soft_failures`.
-    """
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", category=pa.errors.SchemaWarning)
-        return MODELS[name].validate(df, lazy=True)
+
+def validate_table(name: str, df: pd.DataFrame) -> pd.DataFrame:
+    """Validate one table lazily; raise ``SchemaErrors`` with every failure case."""
+    return hard_schema(name).validate(df, lazy=True)
 
 
 def schema_failures(name: str, df: pd.DataFrame) -> pd.DataFrame | None:

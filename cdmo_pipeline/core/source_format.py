@@ -7,10 +7,11 @@ checked for every input form at once, YAML and bulk tables alike, in ``validate`
 
 import datetime as dt
 import re
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, model_validator
 from pydantic_core import PydanticCustomError
 
 SOURCE_KINDS = ("article", "report", "press_release", "survey")
@@ -106,11 +107,12 @@ class _Strict(BaseModel):
 
 
 class LocatorDoc(_Strict):
-    paragraph: int | None = Field(None, ge=1, description="paragraph, counting non-empty lines")
+    # Strict integers: YAML's `yes` is not paragraph 1.
+    paragraph: StrictInt | None = Field(None, ge=1, description="paragraph, counting non-empty lines")
     text: str | None = Field(None, description="the few words that state the figure")
-    start: int | None = Field(None, ge=0, description="character offset where the words start")
-    end: int | None = Field(None, ge=0, description="character offset where the words end")
-    page: int | None = Field(None, ge=1)
+    start: StrictInt | None = Field(None, ge=0, description="character offset where the words start")
+    end: StrictInt | None = Field(None, ge=0, description="character offset where the words end")
+    page: StrictInt | None = Field(None, ge=1)
 
     @model_validator(mode="after")
     def _span(self) -> "LocatorDoc":
@@ -221,8 +223,32 @@ class LineDict(dict):
 _SafeBase = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
+@dataclass(frozen=True)
+class RejectedTag:
+    """A value written with a YAML tag (``!!python/object``...): never constructed, refused."""
+
+    tag: str
+
+    def __str__(self) -> str:
+        return f"a value tagged {self.tag}"
+
+
+@dataclass(frozen=True)
+class LoadProblem:
+    """Something the YAML says that a plain loader would silently lose (a duplicate key)."""
+
+    mapping: "LineDict"
+    key: Any
+    line: int
+    message: str
+
+
 class _LineLoader(_SafeBase):  # type: ignore[misc, valid-type]
-    """A safe loader that records key lines and refuses duplicate keys (silently lost)."""
+    """A safe loader that records key lines and duplicate keys (which YAML silently loses)."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self.problems: list[LoadProblem] = []
 
 
 def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> LineDict:
@@ -232,20 +258,22 @@ def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> LineDict:
     out.line = node.start_mark.line + 1
     for key_node, value_node in node.value:
         key = loader.construct_object(key_node, deep=True)
-        if not isinstance(key, str | int | float | bool) and key is not None:
+        if not isinstance(key, str | int | float | bool) and key is not None:  # a list or mapping as a key
             raise yaml.constructor.ConstructorError(
                 None, None, f"a mapping key must be plain text, not a {type(key).__name__}", key_node.start_mark
             )
         if key in out:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key {key!r} (the first value would be lost)", key_node.start_mark
-            )
+            line = key_node.start_mark.line + 1
+            loader.problems.append(LoadProblem(out, key, line, f"is written twice (lines {out.lines[key]} and {line})"))
+            continue
         out[key] = loader.construct_object(value_node, deep=True)
         out.lines[key] = key_node.start_mark.line + 1
     return out
 
 
 _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+# Any tag the safe loader does not know becomes a value validation refuses, with its field.
+_LineLoader.add_constructor(None, lambda loader, node: RejectedTag(node.tag))
 
 # YAML 1.1 would silently turn 2025-02-30 into an error, 0173 (octal) into 123 and 4:15
 # (base 60) into 255. Only plain decimal integers are integers here, and no scalar is a date:
@@ -263,9 +291,25 @@ _LineLoader.add_implicit_resolver(
 )
 
 
-def load_yaml(text: str) -> Any:
-    """Parse YAML safely (no object construction), keeping key lines, refusing duplicates."""
-    return yaml.load(text, Loader=_LineLoader)  # noqa: S506 - _LineLoader derives from a safe loader
+def load_yaml(text: str) -> tuple[Any, list[LoadProblem]]:
+    """Parse YAML safely (no object construction), keeping key lines and duplicate keys."""
+    loader = _LineLoader(text)
+    try:
+        return loader.get_single_data(), loader.problems
+    finally:
+        loader.dispose()
+
+
+def path_to(doc: Any, target: Any, path: tuple[Any, ...] = ()) -> tuple[Any, ...] | None:
+    """The location of the mapping ``target`` inside ``doc`` (by identity)."""
+    if doc is target:
+        return path
+    items = doc.items() if isinstance(doc, dict) else enumerate(doc) if isinstance(doc, list) else ()
+    for key, value in items:
+        found = path_to(value, target, (*path, key))
+        if found is not None:
+            return found
+    return None
 
 
 def line_of(doc: Any, loc: tuple[Any, ...]) -> int | None:

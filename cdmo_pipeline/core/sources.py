@@ -25,10 +25,12 @@ from cdmo_pipeline.core.source_format import (
     ClaimDoc,
     MarketDoc,
     MarketsFileDoc,
+    RejectedTag,
     SourceDoc,
     ValueDoc,
     line_of,
     load_yaml,
+    path_to,
 )
 
 YAML_SUFFIXES = (".yaml", ".yml")
@@ -207,7 +209,7 @@ class _Reader:
             )
             return
         try:
-            doc = load_yaml(text)
+            doc, problems = load_yaml(text)
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
@@ -224,11 +226,17 @@ class _Reader:
                 SourceIssue(rel, None, None, f"must be a mapping with {expected}, not a {type(doc).__name__}")
             )
             return
+        for problem in problems:  # duplicate keys, named by claim and field
+            path = path_to(doc, problem.mapping)
+            claim, field = _claim_and_field(doc, (*path, problem.key)) if path is not None else (None, str(problem.key))
+            self.issues.append(SourceIssue(rel, claim, field, problem.message, problem.line))
         model = MarketsFileDoc if markets_only else SourceDoc
         try:
             parsed = model.model_validate(doc)
         except ValidationError as exc:
             self.issues.extend(_pydantic_issues(rel, doc, exc))
+            return
+        if problems:
             return
         sha = sha256_of(data)
         if isinstance(parsed, MarketsFileDoc):
@@ -494,26 +502,29 @@ def _yaml_fields(prefix: str) -> dict[str, str]:
     }
 
 
+def _claim_and_field(doc: dict, loc: tuple[Any, ...]) -> tuple[str | None, str | None]:
+    """The claim a location is in (its id, else its position) and the field within it."""
+    if len(loc) >= 2 and loc[0] == "claims" and isinstance(loc[1], int):
+        raw = doc.get("claims")
+        item = raw[loc[1]] if isinstance(raw, list) and loc[1] < len(raw) else None
+        claim = str(item.get("id")) if isinstance(item, dict) and item.get("id") else f"#{loc[1] + 1}"
+        return claim, _dotted(loc[2:]) or None
+    return None, _dotted(loc) or None
+
+
 def _pydantic_issues(rel: str, doc: dict, exc: ValidationError) -> list[SourceIssue]:
     issues = []
     for err in exc.errors():
         loc = tuple(err["loc"])
-        claim = None
-        if len(loc) >= 2 and loc[0] == "claims" and isinstance(loc[1], int):
-            raw = doc.get("claims")
-            item = raw[loc[1]] if isinstance(raw, list) and loc[1] < len(raw) else None
-            claim = str(item.get("id")) if isinstance(item, dict) and item.get("id") else f"#{loc[1] + 1}"
-            field_loc = loc[2:]
-        else:
-            field_loc = loc
-        field = _dotted(field_loc) or None
+        claim, field = _claim_and_field(doc, loc)
         message = err["msg"]
-        if err["type"] == "extra_forbidden":
+        if isinstance(err.get("input"), RejectedTag):
+            message = f"is {err['input']}; source files hold plain values only"
+        elif err["type"] == "extra_forbidden":
             message = "unknown field"
         elif err["type"] == "missing":
             message = "required field is missing"
-        line = line_of(doc, loc)
-        issues.append(SourceIssue(rel, claim, field, message, line))
+        issues.append(SourceIssue(rel, claim, field, message, line_of(doc, loc)))
     return issues
 
 

@@ -40,13 +40,6 @@ def nullable_int(values: pd.Series | np.ndarray) -> pd.Series:
     return pd.to_numeric(pd.Series(values), errors="coerce").round().astype("Int64")
 
 
-def _texts(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
-    for col in columns:
-        frame[col] = text(frame[col]).to_numpy()
-        frame[col] = frame[col].astype(STRING)
-    return frame
-
-
 def sources_table(corpus: Corpus) -> pd.DataFrame:
     s = corpus.sources
     n_claims = corpus.claims.groupby("source_id").size()
@@ -68,6 +61,7 @@ def sources_table(corpus: Corpus) -> pd.DataFrame:
             "edition": text(s["edition"]),
             "date_as_printed": text(s["date_as_printed"]),
             "note": text(s["note"]),
+            "text": text(s["text"]),
         }
     )
     return out.sort_values("source_id").reset_index(drop=True)
@@ -247,19 +241,7 @@ def build_tables(corpus: Corpus, horizon: int | None = None) -> Tables:
     result = run_check(corpus)
     markets = markets_table(corpus)
     proj = projections.project(result, corpus.claims, horizon)  # keeps ``cno`` for the steps below
-    shares = _texts(
-        projections.segment_shares(proj, markets),
-        [
-            "market_id",
-            "parent_market_id",
-            "source_id",
-            "verdict",
-            "segment_claim_id",
-            "parent_claim_id",
-            "segment_basis",
-            "parent_basis",
-        ],
-    )
+    shares = projections.segment_shares(proj, markets)
     core = {
         "sources": sources_table(corpus),
         "markets": markets,

@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from cdmo_pipeline.core.errors import SourceIssue, SourceValidationError, issues_from_mask
-from cdmo_pipeline.core.numbers import parse_numbers
+from cdmo_pipeline.core.numbers import QUALIFIERS, parse_numbers
 from cdmo_pipeline.core.source_format import (
     CLAIM_KINDS,
     CONFIDENCE_LEVELS,
@@ -142,7 +142,12 @@ def _sources(s: pd.DataFrame, rules: _Rules) -> pd.DataFrame:
     )
     for col in ("title", "publisher"):
         rules.flag(s, blank(s[col]), f"f_{col}", "is required")
-    rules.flag(s, ~s["kind"].isin(SOURCE_KINDS).fillna(False).to_numpy(bool), "f_kind", "must be one of " + ", ".join(SOURCE_KINDS))
+    rules.flag(
+        s,
+        ~s["kind"].isin(SOURCE_KINDS).fillna(False).to_numpy(bool),
+        "f_kind",
+        "must be one of " + ", ".join(SOURCE_KINDS),
+    )
     conf_bad = ~blank(s["confidence"]) & ~s["confidence"].isin(CONFIDENCE_LEVELS).fillna(False).to_numpy(bool)
     rules.flag(s, conf_bad, "f_confidence", "must be one of " + ", ".join(CONFIDENCE_LEVELS))
 
@@ -217,7 +222,10 @@ def _markets(m: pd.DataFrame, rules: _Rules) -> pd.DataFrame:
         lambda bad: "market '" + bad["comparable_to"].astype(str) + "' is not declared",
     )
     rules.flag(
-        m, has_parent & (m["parent"] == m["market_id"]).fillna(False).to_numpy(bool), "f_parent", "a market cannot be its own parent"
+        m,
+        has_parent & (m["parent"] == m["market_id"]).fillna(False).to_numpy(bool),
+        "f_parent",
+        "a market cannot be its own parent",
     )
 
     # Declarations must agree on the parent; the first label wins, explicit before implied.
@@ -286,7 +294,12 @@ def _claims(
     c["claim_id"] = c["source_id"].astype(STRING) + "/" + c["claim"].astype(STRING)
     dup = c["claim_id"].duplicated(keep=False).fillna(False).to_numpy(bool)
     rules.flag(c, dup, "f_id", "claim id is used more than once in this source")
-    rules.flag(c, ~c["kind"].isin(CLAIM_KINDS).fillna(False).to_numpy(bool), "f_kind", "must be one of " + ", ".join(CLAIM_KINDS))
+    rules.flag(
+        c,
+        ~c["kind"].isin(CLAIM_KINDS).fillna(False).to_numpy(bool),
+        "f_kind",
+        "must be one of " + ", ".join(CLAIM_KINDS),
+    )
     trajectory = (c["kind"] == "trajectory").fillna(False).to_numpy(bool)
     share = (c["kind"] == "share").fillna(False).to_numpy(bool)
     has_market = ~blank(c["market"])
@@ -349,8 +362,17 @@ def _figures(f: pd.DataFrame, claims: pd.DataFrame, rules: _Rules) -> pd.DataFra
     f["error"] = parsed["error"]
     has_error = parsed["error"].notna().to_numpy()
     rules.flag(f, has_error, "f_value", lambda bad: "'" + bad["literal"].astype(str) + "' " + bad["error"].astype(str))
-    ok = ~has_error
-    rules.flag(f, ok & money & parsed["is_percent"].fillna(False).to_numpy(bool), "f_value", "a money value takes no '%'")
+    f["qualifier_text"] = text(f["qualifier"])
+    rules.flag(
+        f,
+        parsed["qualifier_error"].notna().to_numpy(),
+        "f_qualifier",
+        lambda bad: "'" + bad["qualifier_text"].astype(str) + "' is not a qualifier (" + ", ".join(QUALIFIERS) + ")",
+    )
+    ok = ~has_error & parsed["qualifier_error"].isna().to_numpy()
+    rules.flag(
+        f, ok & money & parsed["is_percent"].fillna(False).to_numpy(bool), "f_value", "a money value takes no '%'"
+    )
 
     scale = text(f["scale"]).str.lower()
     f["scale_text"] = scale
@@ -398,7 +420,11 @@ def _figures(f: pd.DataFrame, claims: pd.DataFrame, rules: _Rules) -> pd.DataFra
     rules.flag(f, money & ~has_year, "f_year", "is required")
     is_current = (year == "current").fillna(False).to_numpy(bool)
     year_int = pd.to_numeric(year.where(~is_current & has_year, None), errors="coerce")
-    year_ok = ~has_year | is_current | (matches(year, YEAR_RE) & year_int.between(YEAR_MIN, YEAR_MAX).fillna(False).to_numpy(bool))
+    year_ok = (
+        ~has_year
+        | is_current
+        | (matches(year, YEAR_RE) & year_int.between(YEAR_MIN, YEAR_MAX).fillna(False).to_numpy(bool))
+    )
     rules.flag(
         f, ~year_ok & ~is_cagr, "f_year", f'must be a 4-digit year between {YEAR_MIN} and {YEAR_MAX}, or "current"'
     )
@@ -411,7 +437,9 @@ def _figures(f: pd.DataFrame, claims: pd.DataFrame, rules: _Rules) -> pd.DataFra
     for period, present in ((p_from, has_from), (p_to, has_to)):
         cur = (period == "current").fillna(False).to_numpy(bool)
         num = pd.to_numeric(period.where(present & ~cur, None), errors="coerce")
-        good = ~present | cur | (matches(period, YEAR_RE) & num.between(YEAR_MIN, YEAR_MAX).fillna(False).to_numpy(bool))
+        good = (
+            ~present | cur | (matches(period, YEAR_RE) & num.between(YEAR_MIN, YEAR_MAX).fillna(False).to_numpy(bool))
+        )
         rules.flag(
             f,
             is_cagr & ~good,
@@ -532,7 +560,13 @@ def _structure(f: pd.DataFrame, claims: pd.DataFrame, rules: _Rules) -> None:
     bad0[cno[messages[0] != ""]] = True
     bad1[cno[messages[1] != ""]] = True
     uses_current = np.zeros(n_claims, bool)
-    uses_current[cno[current | f["period_from_current"].fillna(False).to_numpy(bool) | f["period_to_current"].fillna(False).to_numpy(bool)]] = True
+    uses_current[
+        cno[
+            current
+            | f["period_from_current"].fillna(False).to_numpy(bool)
+            | f["period_to_current"].fillna(False).to_numpy(bool)
+        ]
+    ] = True
     bad_claim = bad0 & (~uses_current | bad1)
     mask = (messages[0] != "") & bad_claim[cno]
     frame = f.assign(

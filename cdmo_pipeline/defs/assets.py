@@ -8,6 +8,7 @@ count and first rows. Errors meant for the user become a ``dg.Failure`` whose de
 the whole message, so the UI and the CLI show it without a traceback.
 """
 
+import base64
 import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 import dagster as dg
 import pandas as pd
 
-from cdmo_pipeline import pipeline
+from cdmo_pipeline import pipeline, reporting, textcoverage
 from cdmo_pipeline.core.errors import CdmoError, SourceValidationError
 from cdmo_pipeline.defs import checks
 from cdmo_pipeline.defs.metadata import markdown_table, table_metadata, table_schema
@@ -176,5 +177,63 @@ def refresh_tables(
         },
     )
     yield checks.consistency_result(built["cagr_checks"])
+    sources_with_text = built["sources"].loc[built["sources"]["text"].notna()]
+    yield checks.coverage_result(
+        textcoverage.uncovered_numbers(settings.sources_path, sources_with_text), len(sources_with_text)
+    )
     yield checks.shares_result(built["segment_shares"])
     yield checks.readback_result(wh, receipt)
+
+
+REPORTS = "reports"
+REPORT_SPECS = [
+    dg.AssetSpec(
+        "audit_report",
+        group_name=REPORTS,
+        kinds={"markdown", "html"},
+        deps=["warehouse"],
+        description="The audit report, per source and claim in words, as Markdown and HTML under the reports folder.",
+    ),
+    dg.AssetSpec(
+        "projection_charts",
+        group_name=REPORTS,
+        kinds={"matplotlib"},
+        deps=["warehouse"],
+        description="A projection chart per market: each source's path, band and stated figures (PNG).",
+    ),
+]
+CHARTS_IN_UI = 12
+
+
+@dg.multi_asset(
+    name="reports",
+    specs=REPORT_SPECS,
+    can_subset=False,
+    description="Read the published warehouse (read-only) and write the audit report and the charts.",
+)
+def reports(settings: CdmoSettings, warehouse_db: WarehouseResource) -> Iterator[dg.MaterializeResult]:
+    with user_errors():
+        with warehouse_db.get().reader() as con:
+            published = reporting.load_tables(con)
+        charts = reporting.write_charts(published, settings.reports_path, reporting.chart_markets(published))
+        paths = reporting.write_report(published, settings.reports_path, charts)
+        preview = reporting.render_markdown(published, reports=False)
+    yield dg.MaterializeResult(
+        asset_key="audit_report",
+        metadata={
+            "html": dg.MetadataValue.path(str(paths["html"])),
+            "markdown": dg.MetadataValue.path(str(paths["markdown"])),
+            "report": dg.MetadataValue.md(preview),
+        },
+    )
+    images = {
+        f"chart: {market}": dg.MetadataValue.md(
+            f"![{market}](data:image/png;base64,{base64.b64encode(path.read_bytes()).decode()})"
+        )
+        for market, path in list(charts.items())[:CHARTS_IN_UI]
+    }
+    files = pd.DataFrame({"market_id": list(charts), "file": [str(p) for p in charts.values()]})
+    yield dg.MaterializeResult(
+        asset_key="projection_charts",
+        metadata={"files": dg.MetadataValue.md(markdown_table(files, max_rows=100)), "n_charts": len(charts), **images},
+    )

@@ -44,7 +44,12 @@ WAREHOUSE_READBACK = dg.AssetCheckSpec(
     asset="warehouse",
     description="The published file reads back: this refresh recorded, every table with its row count.",
 )
-ALL_CHECKS = [*SCHEMA_CHECKS.values(), CAGR_CONSISTENCY, SHARES_PLAUSIBLE, WAREHOUSE_READBACK]
+TEXT_COVERAGE = dg.AssetCheckSpec(
+    "text_coverage",
+    asset="sources",
+    description="Every number of a source's named text is in a claim, unassigned or ignored; warns listing the rest.",
+)
+ALL_CHECKS = [*SCHEMA_CHECKS.values(), CAGR_CONSISTENCY, SHARES_PLAUSIBLE, WAREHOUSE_READBACK, TEXT_COVERAGE]
 
 EVIDENCE = [
     "claim_id",
@@ -128,4 +133,20 @@ def readback_result(warehouse: Warehouse, receipt: Receipt) -> dg.AssetCheckResu
         check_name=WAREHOUSE_READBACK.name,
         passed=ok,
         metadata={"refresh_id": receipt.refresh_id, "row_counts": dg.MetadataValue.json(found)},
+    )
+
+
+def coverage_result(uncovered: pd.DataFrame, n_texts: int) -> dg.AssetCheckResult:
+    base = {"asset_key": TEXT_COVERAGE.asset_key, "check_name": TEXT_COVERAGE.name}
+    if uncovered.empty:
+        return dg.AssetCheckResult(**base, passed=True, metadata={"texts_checked": n_texts})
+    return dg.AssetCheckResult(
+        **base,
+        passed=False,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=f"{len(uncovered)} number(s) of the sources' texts are not accounted for.",
+        metadata={
+            "texts_checked": n_texts,
+            "numbers": dg.MetadataValue.md(markdown_table(uncovered, max_rows=MAX_LISTED)),
+        },
     )

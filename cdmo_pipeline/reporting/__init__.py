@@ -4,7 +4,15 @@ Pure functions of the published tables; the Dagster assets and the ``cdmo report
 call them.
 """
 
-from cdmo_pipeline.reporting.charts import projection_chart, write_charts
+from cdmo_pipeline.reporting.charts import chart_markets, projection_chart, write_charts
 from cdmo_pipeline.reporting.report import load_tables, render_html, render_markdown, write_report
 
-__all__ = ["load_tables", "projection_chart", "render_html", "render_markdown", "write_charts", "write_report"]
+__all__ = [
+    "chart_markets",
+    "load_tables",
+    "projection_chart",
+    "render_html",
+    "render_markdown",
+    "write_charts",
+    "write_report",
+]

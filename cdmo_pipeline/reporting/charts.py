@@ -27,6 +27,11 @@ DPI = 110
 _RC = {"font.family": "DejaVu Sans", "font.size": 8}
 
 
+# Bounds that keep charts readable (and a million-claim refresh's reports step short).
+MAX_SOURCES_PER_CHART = 20
+MAX_CHARTS = 24
+
+
 def _palette(n: int) -> list[str]:
     """Distinct colours for the reports: tab20's strong tones, then its light ones, without its
     greys (too close to the article's black)."""
@@ -52,6 +57,12 @@ def projection_chart(tables: TablesLike, market_id: str) -> bytes:
     label = str(markets["label"].get(market_id, market_id))
     sources = ordered_sources(t["sources"])
     sources = sources.loc[sources["source_id"].isin(proj["source_id"])]
+    n_sources = len(sources)
+    if n_sources > MAX_SOURCES_PER_CHART:
+        # A chart of thousands of paths shows nothing: the articles first, then the reports in
+        # order, up to the cap; the title says how many are left out.
+        sources = sources.head(MAX_SOURCES_PER_CHART)
+        proj = proj.loc[proj["source_id"].isin(sources["source_id"])]
     names = source_label(sources)
     primary = is_primary(sources).to_numpy()
     colours = dict(
@@ -94,7 +105,8 @@ def projection_chart(tables: TablesLike, market_id: str) -> bytes:
         colour = colours.get(sid, PRIMARY_COLOUR)
         _points(ax, g, colour, 6 if colour == PRIMARY_COLOUR else 4)
 
-    ax.set_title(f"{label}: projections by source", fontsize=12, loc="left", pad=10)
+    shown = "" if n_sources == len(sources) else f" ({len(sources)} of {n_sources} sources)"
+    ax.set_title(f"{label}: projections by source{shown}", fontsize=12, loc="left", pad=10)
     currencies = proj["currency"].dropna().unique()
     ax.set_ylabel(f"{currencies[0]} bn" if len(currencies) == 1 else "bn (currency of each claim)")
     ax.set_xlabel("Year")
@@ -193,13 +205,26 @@ def _not_drawn(t: dict[str, pd.DataFrame], market_id: str, drawn: set[str]) -> s
     return "; ".join(sorted(text.tolist()))
 
 
-def write_charts(tables: TablesLike, out_dir: Path) -> dict[str, Path]:
-    """Write ``projections_<market_id>.png`` for every market with projections; {market_id: path}."""
+def chart_markets(tables: TablesLike, limit: int = MAX_CHARTS) -> list[str]:
+    """The markets worth a chart: those the articles speak of, then the most covered, to ``limit``."""
+    t = as_tables(tables)
+    proj = t["projections"]
+    covered = proj.groupby("market_id")["source_id"].nunique().sort_values(ascending=False, kind="stable")
+    primary = set(t["sources"].loc[is_primary(t["sources"]), "source_id"])
+    first = sorted(set(proj.loc[proj["source_id"].isin(primary), "market_id"].dropna()))
+    rest = [m for m in covered.index if m not in first]
+    return (first + rest)[: max(limit, len(first))]
+
+
+def write_charts(tables: TablesLike, out_dir: Path, markets: list[str] | None = None) -> dict[str, Path]:
+    """Write ``projections_<market_id>.png`` for each market (default: every market with
+    projections); returns {market_id: path}."""
     t = as_tables(tables)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     out = {}
-    for market_id in sorted(t["projections"]["market_id"].dropna().unique()):
+    wanted = markets if markets is not None else t["projections"]["market_id"].dropna().unique()
+    for market_id in sorted(wanted):
         path = out_dir / chart_file_name(market_id)
         png = projection_chart(t, market_id)
         tmp = path.with_name(f".{path.name}.tmp")

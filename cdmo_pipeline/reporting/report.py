@@ -118,8 +118,15 @@ def as_tables(tables: TablesLike) -> dict[str, pd.DataFrame]:
 
 
 def _normalise(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """One shape whatever the origin (in-memory tables or the warehouse): text as Python
+    objects with None for missing, whole-number columns as nullable integers."""
     out = {}
     for name, df in tables.items():
+        df = df.copy()
+        for col in df.columns:
+            dtype = df[col].dtype
+            if isinstance(dtype, pd.StringDtype | pd.CategoricalDtype):
+                df[col] = df[col].astype(object).where(df[col].notna(), None)
         ints = [c for c in _INT_COLUMNS if c in df.columns and df[c].dtype.kind == "f"]
         out[name] = df.assign(**{c: df[c].round().astype("Int64") for c in ints}) if ints else df
     return out
@@ -930,6 +937,10 @@ def _listing(x: object) -> str:
 # --- Public API -------------------------------------------------------------------------
 
 
+# Beyond this many sources the report keeps its summary, articles, markets and origins only.
+DETAIL_LIMIT = 300
+
+
 def build_document(tables: TablesLike, reports: bool = True) -> Document:
     return _Report(as_tables(tables)).document(reports)
 
@@ -951,16 +962,20 @@ def render_html(tables: TablesLike, charts: Mapping[str, bytes] | None = None) -
     return to_html(build_document(tables), charts)
 
 
-def write_report(tables: TablesLike, out_dir: Path, charts: Mapping[str, Path] | None = None) -> dict[str, Path]:
+def write_report(
+    tables: TablesLike, out_dir: Path, charts: Mapping[str, Path] | None = None, *, reports: bool | None = None
+) -> dict[str, Path]:
     """Write ``audit_report.md`` and ``audit_report.html`` into ``out_dir``.
 
     ``charts`` maps a market id to a chart PNG (as written by ``write_charts``): the HTML
     embeds it, the Markdown links it relative to ``out_dir``. Each file is replaced
-    atomically, so a reader never opens half a report.
+    atomically, so a reader never opens half a report. ``reports`` (default: only up to
+    DETAIL_LIMIT sources) includes each report's own section.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    doc = build_document(tables)
+    t = as_tables(tables)
+    doc = build_document(t, len(t["sources"]) <= DETAIL_LIMIT if reports is None else reports)
     charts = charts or {}
     links = {m: Path(os.path.relpath(Path(p).resolve(), out_dir.resolve())).as_posix() for m, p in charts.items()}
     pngs = {m: Path(p).read_bytes() for m, p in charts.items()}

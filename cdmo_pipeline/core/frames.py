@@ -1,0 +1,48 @@
+"""Column helpers shared by every step: Arrow-backed text and fast membership tests.
+
+pandas' own ``isin`` on Arrow strings walks the values in Python; these use pyarrow's kernels
+(and a categorical's small dictionary), so a million-row membership test stays a C loop.
+"""
+
+from collections.abc import Iterable
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+STRING = pd.StringDtype("pyarrow")
+
+
+def arrow(values: pd.Series) -> pa.Array | pa.ChunkedArray:
+    """A text column as Arrow strings (zero-copy for Arrow-backed columns)."""
+    if values.dtype == STRING:
+        return pa.array(values)
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        values = values.astype(object)
+    return pa.array(values.astype(object).where(values.notna(), None).to_numpy(dtype=object), type=pa.string())
+
+
+def text(values: pd.Series | np.ndarray | list) -> pd.Series:
+    """An Arrow string column; missing (None, NaN, NA) stays missing."""
+    series = values if isinstance(values, pd.Series) else pd.Series(values)
+    if series.dtype == STRING:
+        return series
+    objects = series.astype(object)
+    return objects.where(series.notna(), None).astype(STRING)
+
+
+def isin(values: pd.Series, allowed: Iterable[object] | pd.Series) -> np.ndarray:
+    """``values.isin(allowed)`` as a numpy bool array; missing values are never in."""
+    if isinstance(allowed, pd.Series):
+        value_set = pc.cast(arrow(allowed.dropna()), pa.string())
+    else:
+        value_set = pa.array([str(a) for a in allowed if a is not None], type=pa.string())
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        # Test the (small) dictionary once, then look each row's code up.
+        cats = pc.is_in(pa.array(values.cat.categories.astype(str), type=pa.string()), value_set=value_set)
+        lookup = np.append(cats.to_numpy(zero_copy_only=False), False)
+        codes = values.cat.codes.to_numpy()
+        return lookup[np.where(codes < 0, len(lookup) - 1, codes)]
+    hit = pc.is_in(pc.cast(arrow(values), pa.string()), value_set=value_set)
+    return pc.fill_null(hit, False).to_numpy(zero_copy_only=False)
