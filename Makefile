@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 
-.PHONY: run test ui lint format bench lock clean install
+.PHONY: run test ui lint format bench lock clean install docs
 
 run: $(STAMP)
 	$(BIN)/cdmo refresh
@@ -49,3 +49,7 @@ lock:
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache data/cdmo.duckdb data/reports
+
+# Regenerate docs/TABLES.md from the pandera models.
+docs: $(STAMP)
+	$(BIN)/python -c "from cdmo_pipeline.core.schemas import markdown_reference; open('docs/TABLES.md', 'w').write(markdown_reference())"

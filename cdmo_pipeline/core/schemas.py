@@ -423,3 +423,46 @@ def column_descriptions(name: str) -> dict[str, str]:
 def column_types(name: str) -> dict[str, str]:
     schema = MODELS[name].to_schema()
     return {col: str(c.dtype) for col, c in schema.columns.items()}
+
+
+def markdown_reference() -> str:
+    """The published tables and their columns as Markdown (docs/TABLES.md is this text)."""
+    lines = [
+        "# Published tables",
+        "",
+        "Generated from the pandera models in `cdmo_pipeline/core/schemas.py` (`make docs`);",
+        "a test fails when this page and the models disagree. Percentages are percent (9.0 means",
+        "9 %); values are in billions of the claim's currency; `claim_id` is `<source_id>/<claim id>`.",
+        "",
+    ]
+    for name, model in MODELS.items():
+        schema = model.to_schema()
+        lines += [f"## `{name}`", "", (model.__doc__ or "").strip(), ""]
+        unique = schema.unique
+        if unique:
+            lines += [f"Key: {', '.join(f'`{c}`' for c in ([unique] if isinstance(unique, str) else unique))}.", ""]
+        lines += ["| column | type | null | description |", "|---|---|---|---|"]
+        for col, c in schema.columns.items():
+            kind = {"string[pyarrow]": "text", "category": "text", "int64": "integer", "Int64": "integer"}
+            kind |= {"float64": "double", "bool": "boolean"}
+            nullable = "yes" if c.nullable else ""
+            description = (c.description or "").replace("|", "\\|")
+            lines.append(f"| `{col}` | {kind.get(str(c.dtype), str(c.dtype))} | {nullable} | {description} |")
+        checks = [ch.name for ch in schema.checks]
+        if checks:
+            lines += ["", "Checks: " + ", ".join(f"`{ch}`" for ch in checks) + "."]
+        lines.append("")
+    from cdmo_pipeline.core.views import VIEWS  # views read the tables above
+
+    lines += ["## Views", "", "| view | what it shows |", "|---|---|"]
+    lines += [f"| `{v.name}` | {v.description} |" for v in VIEWS]
+    lines += [
+        "",
+        "## Refresh records",
+        "",
+        "`refreshes` holds one row per publish (`refresh_id`, `published_at`, `run_id`, `n_sources`,",
+        "`sources_fingerprint`, `source_files` as JSON of file to SHA-256, `row_counts` as JSON);",
+        "`refresh_tables` one row per publish and table (`n_rows`, `content_hash`).",
+        "",
+    ]
+    return "\n".join(lines)
