@@ -181,9 +181,11 @@ def classify(path: Path, a: Snapshot, b: Snapshot) -> str:
         old_tables = [r for r in s.refresh_tables if r[0] != new_id]
         assert old_tables == a.refresh_tables, "publish B lost or changed refresh_tables rows of A"
         return "B"
+    neither = [t for t in DATA_TABLES if t not in same_as_a and t not in same_as_b]
     raise AssertionError(
-        f"{path} holds a MIX of publishes: tables equal to A {same_as_a}, equal to B {same_as_b}, "
-        f"latest refresh {s.latest}"
+        f"{path} holds neither publish A nor publish B: tables equal to A {same_as_a}, equal to B {same_as_b}, "
+        f"equal to neither {neither} (a mix of publishes, or a table whose content is not deterministic); "
+        f"latest refresh {s.latest}, {len(s.refreshes)} refresh records"
     )
 
 

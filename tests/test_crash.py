@@ -1,14 +1,15 @@
 """Crashes: SIGKILL a refresh at many points; the warehouse holds publish A or publish B, never a mix.
 
 Before every kill the warehouse holds publish A (the article alone). A child process refreshes
-it to B (every reference source plus a generated bulk CSV of a few thousand claims) and is
+it to B (every reference source plus a generated bulk CSV of 2,000 claims) and is
 killed with SIGKILL:
 
 - at time offsets spread over the whole refresh (measured first, from its "start" line);
 - right after it reports each publish step (read_history, write_candidate, verify_candidate,
-  swap, verify_published) and at fractions of the candidate write;
-- from inside, at exact points no outside timing can hit reliably: before a table's INSERT,
-  before COMMIT, before and after CHECKPOINT of the candidate, before and after the rename.
+  swap, verify_published), and at fractions of the publish and of the candidate write;
+- from inside, at exact points no outside timing can hit reliably: before the biggest table's
+  INSERT (mid-transaction), before COMMIT, before CHECKPOINT of the candidate, at the swap
+  step, just before and just after the atomic rename, at verify_published.
 
 After each kill the file must open read-only and hold exactly A or exactly B (every table's
 rows compared, refresh records included). The next refresh sweeps the candidates the kills
@@ -166,66 +167,72 @@ def test_sigkill_anywhere_leaves_publish_a_or_b(tmp_path: Path) -> None:
     spans: dict[str, float] = {}
     snap_b = None
     results = []
-    upcoming = spawn(0)
-    for k, (label, _mode, how) in enumerate(plan):
-        child = upcoming
-        child.wait_for("ready", timeout=120)
-        assert filecmp.cmp(db, saved_a, shallow=False)  # publish A, byte for byte, before every kill
-        child.send("go")
-        upcoming = spawn(k + 1) if k + 1 < len(plan) else None  # imports while this one runs
-        t_start, _ = child.wait_for("start")
-        kind = how[0]
-        if kind == "none":
-            stamps = {"start": t_start}
-            for event in ("prepared", *STEPS, "done"):
-                stamps[event], _ = child.wait_for(event)
-            assert child.finish() == 0, child.stderr_tail()
-            spans = {
-                "refresh": stamps["done"] - t_start,
-                "publish": stamps["done"] - stamps["prepared"],
-                "write": stamps["verify_candidate"] - stamps["write_candidate"],
-            }
-            snap_b = snapshot(db)
-            assert all(snap_b.digests[t] != snap_a.digests[t] for t in DATA_TABLES)
-            print(
-                f"\nmeasured refresh of B: {spans['refresh']:.2f} s (load and build "
-                f"{stamps['prepared'] - t_start:.2f} s, publish {spans['publish']:.2f} s, of which candidate "
-                f"write {spans['write']:.2f} s); rows {snap_b.counts}"
-            )
-            restore(saved_a, db)
-            continue
-        if kind == "after":
-            _, event, fraction, span = how
-            t_event = t_start if event == "start" else child.wait_for(event)[0]
-            time.sleep(max(0.0, t_event + fraction * spans[span] - time.monotonic()))
-        else:
-            child.wait_for("selfkill", timeout=60)
-        killed = child.kill() if kind != "self" else child.proc.wait(timeout=30) == -9
-        rc = child.close()
-        events = [line.split()[1] for line in child.drain() if len(line.split()) > 1]
-        last = _mode if kind == "self" else (events[-1] if events else "?")
-        if not killed:
-            assert rc == 0, f"{label}: the child failed (rc {rc}): {child.stderr_tail()}"
-            completed += 1
-        kills += killed
-        assert snap_b is not None
-        try:
-            outcome = classify(db, snap_a, snap_b)
-        except Exception as exc:  # a mix, or a file that does not open: the promise is broken
-            pytest.fail(f"after kill {label!r} (last step seen: {last}): {type(exc).__name__}: {exc}")
-        if kind == "self":
-            assert outcome == how[1], f"{label}: expected publish {how[1]}, found {outcome}"
-        leftovers = candidates(db)
-        leftovers_seen += bool(leftovers)
-        outcomes[outcome] += 1
-        by_kind.setdefault(kind, Counter())[outcome] += 1
-        results.append((label, "SIGKILL" if killed else "finished first", last, outcome, len(leftovers)))
-        if outcome == "B":
-            restore(saved_a, db)
+    upcoming: Child | None = spawn(0)
+    child = upcoming
+    try:
+        for k, (label, _mode, how) in enumerate(plan):
+            child = upcoming
+            child.wait_for("ready", timeout=120)
+            assert filecmp.cmp(db, saved_a, shallow=False)  # publish A, byte for byte, before every kill
+            child.send("go")
+            upcoming = spawn(k + 1) if k + 1 < len(plan) else None  # imports while this one runs
+            t_start, _ = child.wait_for("start")
+            kind = how[0]
+            if kind == "none":
+                stamps = {"start": t_start}
+                for event in ("prepared", *STEPS, "done"):
+                    stamps[event], _ = child.wait_for(event)
+                assert child.finish() == 0, child.stderr_tail()
+                spans = {
+                    "refresh": stamps["done"] - t_start,
+                    "publish": stamps["done"] - stamps["prepared"],
+                    "write": stamps["verify_candidate"] - stamps["write_candidate"],
+                }
+                snap_b = snapshot(db)
+                assert all(snap_b.digests[t] != snap_a.digests[t] for t in DATA_TABLES)
+                print(
+                    f"\nmeasured refresh of B: {spans['refresh']:.2f} s (load and build "
+                    f"{stamps['prepared'] - t_start:.2f} s, publish {spans['publish']:.2f} s, of which candidate "
+                    f"write {spans['write']:.2f} s); rows {snap_b.counts}"
+                )
+                restore(saved_a, db)
+                continue
+            if kind == "after":
+                _, event, fraction, span = how
+                t_event = t_start if event == "start" else child.wait_for(event)[0]
+                time.sleep(max(0.0, t_event + fraction * spans[span] - time.monotonic()))
+            else:
+                child.wait_for("selfkill", timeout=60)
+            killed = child.kill() if kind != "self" else child.proc.wait(timeout=30) == -9
+            rc = child.close()
+            events = [line.split()[1] for line in child.drain() if len(line.split()) > 1]
+            last = _mode if kind == "self" else (events[-1] if events else "?")
+            if not killed:
+                assert rc == 0, f"{label}: the child failed (rc {rc}): {child.stderr_tail()}"
+                completed += 1
+            kills += killed
+            assert snap_b is not None
+            try:
+                outcome = classify(db, snap_a, snap_b)
+            except Exception as exc:  # a mix, or a file that does not open: the promise is broken
+                pytest.fail(f"after kill {label!r} (last step seen: {last}): {type(exc).__name__}: {exc}")
+            if kind == "self":
+                assert outcome == how[1], f"{label}: expected publish {how[1]}, found {outcome}"
+            leftovers = candidates(db)
+            leftovers_seen += bool(leftovers)
+            outcomes[outcome] += 1
+            by_kind.setdefault(kind, Counter())[outcome] += 1
+            results.append((label, "SIGKILL" if killed else "finished first", last, outcome, len(leftovers)))
+            if outcome == "B":
+                restore(saved_a, db)
+    finally:  # never leave a child waiting: at exit its stdin closes and it would refresh
+        for proc in (child, upcoming):
+            if proc is not None:
+                proc.close()
 
-    print(f"{'kill point':<42} {'signal':<15} {'last step seen':<18} outcome  candidate files present")
+    print(f"{'kill point':<44} {'signal':<15} {'last step seen':<40} outcome  candidate files present")
     for label, signal, last, outcome, n_left in results:
-        print(f"{label:<42} {signal:<15} {last:<18} {outcome:<8} {n_left}")
+        print(f"{label:<44} {signal:<15} {last:<40} {outcome:<8} {n_left}")
 
     # The next refresh sweeps what the kills left, and publishes B whole.
     restore(saved_a, db)

@@ -122,3 +122,17 @@ def test_segment_larger_than_parent_is_flagged(build_claims) -> None:
     ]
     shares = build_claims(claims).segment_shares
     assert set(shares["verdict"]) == {"segment_exceeds_parent"}
+
+
+def test_points_may_lie_outside_start_and_end(build_claims) -> None:
+    """A report's 2024, 2025 and 2032, written as start 2025, end 2032 and a 2024 point (DESIGN §3)."""
+    claim = trajectory("p", [value("2025", "255.01"), value("2032", "465.24")], "9.0%", period=("2025", "2032"))
+    claim["points"] = [value("2024", "238.92")]
+    tables = build_claims([claim])
+    row = tables.cagr_checks.iloc[0]
+    assert (row["start_year"], row["end_year"]) == (2025, 2032)  # the CAGR's own period
+    assert row["verdict"] == "consistent"
+    claims = tables.claims.iloc[0]
+    assert (claims["start_year"], claims["end_year"]) == (2024, 2032)  # first and last stated years
+    ends = tables.projections.loc[tables.projections["basis"] == "endpoints"]
+    assert ends["year"].min() == 2024

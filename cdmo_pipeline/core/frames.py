@@ -46,3 +46,11 @@ def isin(values: pd.Series, allowed: Iterable[object] | pd.Series) -> np.ndarray
         return lookup[np.where(codes < 0, len(lookup) - 1, codes)]
     hit = pc.is_in(pc.cast(arrow(values), pa.string()), value_set=value_set)
     return pc.fill_null(hit, False).to_numpy(zero_copy_only=False)
+
+
+def to_number(values: pd.Series) -> np.ndarray:
+    """Whole numbers written as text (years) as floats; anything else is NaN."""
+    arr = pc.cast(arrow(values), pa.string())
+    digits = pc.fill_null(pc.match_substring_regex(arr, r"^[0-9]{1,9}$"), False)
+    ints = pc.cast(pc.if_else(digits, arr, pa.scalar(None, pa.string())), pa.int64())
+    return ints.to_numpy(zero_copy_only=False).astype(float)

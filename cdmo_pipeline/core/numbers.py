@@ -75,12 +75,19 @@ def normalise_qualifier(qualifiers: pd.Series) -> pd.Series:
     return q.mask(q == "", "none")
 
 
-def _policy_column(quals: pd.Series, attr: str, default: object) -> np.ndarray:
-    """One attribute of the policy for every row (a hash lookup, not a Python loop)."""
-    keys = list(QUALIFIER_POLICY)
-    table = np.array([getattr(QUALIFIER_POLICY[k], attr) for k in keys] + [default], dtype=object)
-    index = pd.Index(keys).get_indexer(quals.astype(object))
-    return table[np.where(index < 0, len(keys), index)]
+_POLICY_KEYS = pa.array(list(QUALIFIER_POLICY), type=pa.string())
+
+
+def _policy_index(quals: pd.Series) -> np.ndarray:
+    """Each row's position in the policy table (-1 when the qualifier is unknown)."""
+    found = pc.index_in(pc.cast(pa.array(quals.astype(_STRING)), pa.string()), value_set=_POLICY_KEYS)
+    return pc.fill_null(found, -1).to_numpy(zero_copy_only=False)
+
+
+def _policy_column(index: np.ndarray, attr: str, default: object) -> np.ndarray:
+    """One attribute of the policy for every row (a table lookup, not a Python loop)."""
+    table = np.array([getattr(QUALIFIER_POLICY[k], attr) for k in QUALIFIER_POLICY] + [default], dtype=object)
+    return table[np.where(index < 0, len(table) - 1, index)]
 
 
 def _to_arrow(values: pd.Series) -> pa.Array:
@@ -138,12 +145,13 @@ def parse_numbers(literals: pd.Series, qualifiers: pd.Series | None = None) -> p
     x_a = m_a / scale_a
     x_b = m_b / scale_b
 
-    known = quals.isin(list(QUALIFIER_POLICY)).to_numpy(bool)
-    rule_low = _policy_column(quals, "low", -1).astype(np.float64)
-    rule_high = _policy_column(quals, "high", 1).astype(np.float64)
-    rule_low_open = _policy_column(quals, "low_open", False).astype(bool)
-    rule_high_open = _policy_column(quals, "high_open", False).astype(bool)
-    hedge = _policy_column(quals, "hedge", False).astype(bool)
+    policy = _policy_index(quals)
+    known = policy >= 0
+    rule_low = _policy_column(policy, "low", -1).astype(np.float64)
+    rule_high = _policy_column(policy, "high", 1).astype(np.float64)
+    rule_low_open = _policy_column(policy, "low_open", False).astype(bool)
+    rule_high_open = _policy_column(policy, "high_open", False).astype(bool)
+    hedge = _policy_column(policy, "hedge", False).astype(bool)
 
     # (2M + k) / (2 * 10**d) is x + k*h computed with one rounding, so "15.475" is the float
     # nearest to 15.475, not 15.48 - 0.005 with two roundings.
@@ -154,7 +162,7 @@ def parse_numbers(literals: pd.Series, qualifiers: pd.Series | None = None) -> p
 
     out = pd.DataFrame(
         {
-            "qualifier": quals.to_numpy(),
+            "qualifier": quals.to_numpy(dtype=object) if len(quals) < 10_000 else quals.array,
             "value": np.where(is_range, (x_a + x_b) / 2.0, x_a),
             "low": np.where(is_range, range_low, single_low),
             "high": np.where(is_range, range_high, single_high),
@@ -163,7 +171,7 @@ def parse_numbers(literals: pd.Series, qualifiers: pd.Series | None = None) -> p
             "decimals": np.where(is_range, np.maximum(d_a, d_b), d_a).astype(np.int64),
             "is_range": is_range,
             "is_percent": is_percent,
-            "hedge": hedge & (quals.to_numpy(dtype=object) != "none"),
+            "hedge": hedge & (policy != 0),  # the policy's first key is "none"
         },
         index=literals.index,
     )

@@ -431,10 +431,10 @@ class _Reader:
 
     def corpus(self) -> RawCorpus:
         frames = [
-            (pd.DataFrame(self.sources, columns=SOURCE_COLUMNS), "sources"),
-            (pd.DataFrame(self.markets, columns=MARKET_COLUMNS), "markets"),
-            (pd.DataFrame(self.claims, columns=CLAIM_COLUMNS), "claims"),
-            (pd.DataFrame(self.figures, columns=FIGURE_COLUMNS), "figures"),
+            (_as_arrow_strings(pd.DataFrame(self.sources, columns=SOURCE_COLUMNS)), "sources"),
+            (_as_arrow_strings(pd.DataFrame(self.markets, columns=MARKET_COLUMNS)), "markets"),
+            (_as_arrow_strings(pd.DataFrame(self.claims, columns=CLAIM_COLUMNS)), "claims"),
+            (_as_arrow_strings(pd.DataFrame(self.figures, columns=FIGURE_COLUMNS)), "figures"),
         ]
         parts: dict[str, list[pd.DataFrame]] = {name: [frame] for frame, name in frames}
         for sources, markets, claims, figures in self.bulk:
@@ -467,10 +467,19 @@ class _Reader:
 STRING = pd.StringDtype("pyarrow")
 
 
+NUMERIC_COLUMNS = ("paragraph", "locator_start", "locator_end", "line", "position")
+
+
 def _as_arrow_strings(frame: pd.DataFrame) -> pd.DataFrame:
-    """Text columns as Arrow strings: vectorised string kernels, compact memory."""
+    """Text columns as Arrow strings (vectorised kernels, compact memory), numbers as floats.
+
+    Applied to the small YAML frames before they meet the bulk frames, so combining them
+    never falls back to Python objects.
+    """
     for col in frame.columns:
-        if frame[col].dtype == object or isinstance(frame[col].dtype, pd.CategoricalDtype):
+        if col in NUMERIC_COLUMNS and frame[col].dtype == object:
+            frame[col] = pd.to_numeric(frame[col], errors="coerce").astype(float)
+        elif frame[col].dtype == object or isinstance(frame[col].dtype, pd.CategoricalDtype):
             values = frame[col].astype(object)
             frame[col] = values.where(values.notna(), None).astype(STRING)
     return frame
@@ -554,11 +563,24 @@ def _read_table(path: Path, data: bytes) -> pa.Table:
 def _bulk_frames(
     frame: pd.DataFrame, rel: str, sha: str, first_row: int, ref_base: int
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """The four raw frames of one bulk table (vectorised: no per-row Python)."""
+    """The four raw frames of one bulk table (vectorised: no per-row Python).
+
+    Every column is typed (Arrow strings, floats): an untyped all-missing column would make
+    pandas inspect each of its million cells when frames are combined.
+    """
     n = len(frame)
-    line = pd.Series(range(first_row, first_row + n), index=frame.index, dtype="int64")
-    ref = pd.Series(np.arange(ref_base, ref_base + n, dtype=np.int64), index=frame.index)
-    file = pd.Series(rel, index=frame.index, dtype="category")
+    index = frame.index
+    line = pd.Series(np.arange(first_row, first_row + n, dtype=np.int64), index=index)
+    ref = pd.Series(np.arange(ref_base, ref_base + n, dtype=np.int64), index=index)
+
+    def const(value: str | None, rows: pd.Index = index) -> pd.Series:
+        return pd.Series(value if value is not None else pd.NA, index=rows, dtype=STRING)
+
+    def nan(rows: pd.Index = index) -> pd.Series:
+        return pd.Series(np.nan, index=rows, dtype=float)
+
+    def blank_none(col: str) -> pd.Series:
+        return frame[col].mask(frame[col] == "")
 
     src_cols = {
         "source_id": "source_id",
@@ -568,47 +590,52 @@ def _bulk_frames(
         "url": "source_url",
         "kind": "source_kind",
     }
-    sources = frame[list(src_cols.values())].rename(columns={v: k for k, v in src_cols.items()})
-    sources["kind"] = sources["kind"].mask(sources["kind"] == "", "report")
-    sources = sources.assign(file=rel, line=line, sha256=sha, format="table")
     # One source per source_id; disagreeing metadata rows are reported by validation.
-    sources = sources.astype(object).drop_duplicates(subset=list(src_cols))
+    first = ~frame[list(src_cols.values())].duplicated()
+    sub = frame.loc[first]
+    sources = pd.DataFrame({k: sub[v] for k, v in src_cols.items()})
+    sources["kind"] = sources["kind"].mask(sources["kind"] == "", "report")
+    sources["url"] = sources["url"].mask(sources["url"] == "")
+    sources = sources.assign(file=const(rel, sub.index), line=line[first], sha256=const(sha, sub.index))
+    sources["format"] = const("table", sub.index)
     for col in SOURCE_COLUMNS:
         if col not in sources:
-            sources[col] = None
+            sources[col] = const(None, sub.index)
     sources = sources[SOURCE_COLUMNS]
 
+    market_cols = ["market", "market_label", "parent_market", "region", "modality"]
+    first = ~frame[market_cols].duplicated()
+    sub = frame.loc[first]
     markets = pd.DataFrame(
         {
-            "file": file,
-            "line": line,
-            "market_id": frame["market"],
-            "label": frame["market_label"].mask(frame["market_label"] == "", frame["market"]),
-            "parent": frame["parent_market"].mask(frame["parent_market"] == "", None),
-            "region": frame["region"].mask(frame["region"] == "", None),
-            "modality": frame["modality"].mask(frame["modality"] == "", None),
-            "comparable_to": None,
-            "note": None,
-            "explicit": frame["market_label"] != "",
+            "file": const(rel, sub.index),
+            "line": line[first],
+            "market_id": sub["market"],
+            "label": sub["market_label"].mask(sub["market_label"] == "", sub["market"]),
+            "parent": sub["parent_market"].mask(sub["parent_market"] == ""),
+            "region": sub["region"].mask(sub["region"] == ""),
+            "modality": sub["modality"].mask(sub["modality"] == ""),
+            "comparable_to": const(None, sub.index),
+            "note": const(None, sub.index),
+            "explicit": (sub["market_label"] != "").to_numpy(bool),
         }
-    ).astype(object)
-    markets = markets.drop_duplicates(subset=["market_id", "label", "parent", "region", "modality"])
+    )
 
     claims = pd.DataFrame(
         {
             "ref": ref,
-            "file": file,
+            "file": const(rel),
             "line": line,
             "source_id": frame["source_id"],
             "claim": frame["claim_id"],
             "kind": frame["kind"],
             "market": frame["market"],
             "currency": frame["currency"],
-            "population": None,
-            "note": frame["note"].mask(frame["note"] == "", None),
-            "confidence": frame["confidence"].mask(frame["confidence"] == "", None),
-            "paragraph": None,
-            "locator_text": None,
+            "population": const(None),
+            "note": blank_none("note"),
+            "confidence": blank_none("confidence"),
+            "paragraph": nan(),
+            "locator_text": const(None),
             "position": line,
         }
     )
@@ -617,36 +644,38 @@ def _bulk_frames(
         # A row states a value when any of its columns is filled: a year without its value is
         # still a mistake worth naming, so it is kept for validation to report.
         is_cagr = name == "cagr"
-        present = (frame[value_col] != "") | (frame[year_col] != "")
+        present = ((frame[value_col] != "") | (frame[year_col] != "")).to_numpy(bool)
         if is_cagr:
-            present |= frame["cagr_to"] != ""
+            present |= (frame["cagr_to"] != "").to_numpy(bool)
         sub = frame.loc[present]
+        rows = sub.index
+        none = const(None, rows)
         return pd.DataFrame(
             {
                 "ref": ref[present],
-                "file": file[present],
+                "file": const(rel, rows),
                 "line": line[present],
                 "source_id": sub["source_id"],
                 "claim": sub["claim_id"],
-                "role": name,
-                "idx": 0,
-                "year": None if is_cagr else sub[year_col],
+                "role": const(name, rows),
+                "idx": np.zeros(len(sub), dtype=np.int64),
+                "year": none if is_cagr else sub[year_col],
                 "value": sub[value_col],
-                "scale": None if is_cagr else sub[f"{prefix}_scale"],
-                "qualifier": None if is_cagr else sub[f"{prefix}_qualifier"],
-                "period_from": sub["cagr_from"] if is_cagr else None,
-                "period_to": sub["cagr_to"] if is_cagr else None,
-                "paragraph": None,
-                "locator_text": None,
-                "locator_start": None,
-                "locator_end": None,
-                "f_year": year_col,
-                "f_value": value_col,
-                "f_scale": f"{prefix}_scale",
-                "f_qualifier": f"{prefix}_qualifier",
-                "f_period": "cagr_from" if is_cagr else "",
+                "scale": none if is_cagr else sub[f"{prefix}_scale"],
+                "qualifier": none if is_cagr else sub[f"{prefix}_qualifier"],
+                "period_from": sub["cagr_from"] if is_cagr else none,
+                "period_to": sub["cagr_to"] if is_cagr else none,
+                "paragraph": nan(rows),
+                "locator_text": none,
+                "locator_start": nan(rows),
+                "locator_end": nan(rows),
+                "f_year": const(year_col, rows),
+                "f_value": const(value_col, rows),
+                "f_scale": const(f"{prefix}_scale", rows),
+                "f_qualifier": const(f"{prefix}_qualifier", rows),
+                "f_period": const("cagr_from" if is_cagr else "", rows),
             },
-            index=sub.index,
+            index=rows,
         )
 
     parts = [

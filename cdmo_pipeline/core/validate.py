@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from cdmo_pipeline.core.errors import SourceIssue, SourceValidationError, issues_from_mask
+from cdmo_pipeline.core.frames import to_number
 from cdmo_pipeline.core.numbers import QUALIFIERS, parse_numbers
 from cdmo_pipeline.core.source_format import (
     CLAIM_KINDS,
@@ -112,6 +113,7 @@ def validate(raw: RawCorpus) -> Corpus:
     # Claims with a duplicated id are already reported; their years cannot be told apart.
     unique = ~claims["claim_id"].duplicated(keep=False).to_numpy()
     _structure(figures.loc[unique[figures["cno"].to_numpy()]], claims, rules)
+    _says_something(figures, claims, rules)
     if claims.empty and not rules.issues:
         rules.issues.append(
             SourceIssue(
@@ -201,7 +203,7 @@ def _markets(m: pd.DataFrame, rules: _Rules) -> pd.DataFrame:
     m["f_id"] = np.where(yaml_style, "markets." + ids, "market")
     m["f_parent"] = np.where(yaml_style, "markets." + ids + ".parent", "parent_market")
     m["f_comparable"] = "markets." + ids + ".comparable_to"
-    m["f_label"] = "markets." + ids + ".label"
+    m["f_label"] = np.where(yaml_style, "markets." + ids + ".label", "market_label")
     rules.flag(
         m, ~matches(m["market_id"], SLUG_RE), "f_id", "market id must be a lowercase slug (letters, digits, hyphens)"
     )
@@ -226,6 +228,12 @@ def _markets(m: pd.DataFrame, rules: _Rules) -> pd.DataFrame:
         has_parent & (m["parent"] == m["market_id"]).fillna(False).to_numpy(bool),
         "f_parent",
         "a market cannot be its own parent",
+    )
+    rules.flag(
+        m,
+        has_comp & (m["comparable_to"] == m["market_id"]).fillna(False).to_numpy(bool),
+        "f_comparable",
+        "a market cannot be comparable to itself",
     )
 
     # Declarations must agree on the parent; the first label wins, explicit before implied.
@@ -419,7 +427,7 @@ def _figures(f: pd.DataFrame, claims: pd.DataFrame, rules: _Rules) -> pd.DataFra
     has_year = (year != "").fillna(False).to_numpy(bool)
     rules.flag(f, money & ~has_year, "f_year", "is required")
     is_current = (year == "current").fillna(False).to_numpy(bool)
-    year_int = pd.to_numeric(year.where(~is_current & has_year, None), errors="coerce")
+    year_int = pd.Series(np.where(~is_current & has_year, to_number(year), np.nan), index=f.index)
     year_ok = (
         ~has_year
         | is_current
@@ -436,7 +444,7 @@ def _figures(f: pd.DataFrame, claims: pd.DataFrame, rules: _Rules) -> pd.DataFra
     period_years = []
     for period, present in ((p_from, has_from), (p_to, has_to)):
         cur = (period == "current").fillna(False).to_numpy(bool)
-        num = pd.to_numeric(period.where(present & ~cur, None), errors="coerce")
+        num = pd.Series(np.where(present & ~cur, to_number(period), np.nan), index=f.index)
         good = (
             ~present | cur | (matches(period, YEAR_RE) & num.between(YEAR_MIN, YEAR_MAX).fillna(False).to_numpy(bool))
         )
@@ -574,9 +582,13 @@ def _structure(f: pd.DataFrame, claims: pd.DataFrame, rules: _Rules) -> None:
     )
     rules.flag(frame, mask, "f_field", lambda bad: bad["message"])
 
-    # A trajectory says something: at least one value or a CAGR.
-    said = np.zeros(n_claims, bool)
-    said[cno[is_value | is_cagr]] = True
+
+def _says_something(f: pd.DataFrame, claims: pd.DataFrame, rules: _Rules) -> None:
+    """A trajectory says something: at least one value or a CAGR."""
+    role = f["role"].to_numpy(dtype=object)
+    said = np.zeros(len(claims), bool)
+    said[f["cno"].to_numpy()[np.isin(role, (*MONEY_ROLES, "cagr"))]] = True
+    trajectory = (claims["kind"] == "trajectory").fillna(False).to_numpy(bool)
     empty = claims.loc[trajectory & ~said].assign(f_field="start")
     empty["claim"] = empty["local_id"]
     rules.flag(
