@@ -1,32 +1,188 @@
-"""The refresh without Dagster: prepare (load, validate, build, audit), then publish.
+"""The refresh without Dagster: load, validate, build, audit and publish, chunk by chunk.
 
-The Dagster op calls these same two functions (and reports their results as asset checks);
-tests, benchmarks and ``cdmo audit`` call them directly.
+Sources are read once (bulk tables as compact Arrow tables); the rules across files (source
+ids, markets) are checked first; then the claims are processed a chunk of whole sources at a
+time — validated, checked, derived, projected, audited and appended to the new snapshot — so
+memory follows the chunk, not the corpus. The tables across sources (cross_source,
+claim_origins) are built last from what the chunks kept. Nothing is published unless every
+chunk and every table passed: the snapshot is committed at the very end, or discarded.
+
+The Dagster op runs exactly this; tests and benchmarks call it directly.
 """
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
-from cdmo_pipeline.core import audit, tables
+from cdmo_pipeline.core import audit, reconcile, sources, tables
+from cdmo_pipeline.core.errors import AuditError, SourceValidationError
+from cdmo_pipeline.core.projections import preferred_paths
+from cdmo_pipeline.core.reconcile import PUBLISHER_KINDS
+from cdmo_pipeline.core.schemas import soft_failures
+from cdmo_pipeline.core.validate import Corpus, Rules, no_claims, validate_claims, validate_globals
 from cdmo_pipeline.warehouse import Receipt, Warehouse
+
+# Claims per chunk: a hundred thousand keep a refresh near one and a half gigabytes.
+CHUNK_CLAIMS = 100_000
+PREVIEW_ROWS = 10
 
 
 @dataclass
 class Prepared:
-    """Every table of a refresh, built and audited, not yet published."""
+    """Every table of a refresh, built and audited in memory, not yet published."""
 
     tables: dict[str, pd.DataFrame]
     report: audit.AuditReport
 
 
 def prepare(sources_dir: Path, horizon: int | None = None) -> Prepared:
-    """Load and validate the sources, build every table, audit them (raises on bad input)."""
+    """Load and validate the sources, build every table in memory, audit them."""
     corpus = tables.load_corpus(sources_dir)
     built = dict(tables.build_tables(corpus, horizon).items())
     return Prepared(built, audit.audit(built))
+
+
+@dataclass
+class Outcome:
+    """What a refresh published: the receipt, the audit, the first rows of each table, the
+    sources, and the findings about sources (for the UI's checks)."""
+
+    receipt: Receipt
+    report: audit.AuditReport
+    previews: dict[str, pd.DataFrame] = field(default_factory=dict)
+    sources: pd.DataFrame = field(default_factory=pd.DataFrame)
+    verdicts: pd.Series = field(default_factory=lambda: pd.Series(dtype="int64"))
+    inconsistent: pd.DataFrame = field(default_factory=pd.DataFrame)
+    implausible_shares: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+
+class RefreshAuditError(AuditError):
+    """The audit failed: nothing was published. Carries the report for the asset checks."""
+
+    def __init__(self, report: audit.AuditReport) -> None:
+        self.report = report
+        super().__init__("the audit before publishing failed:\n" + "\n".join(f"  - {p}" for p in report.problems()))
+
+
+def refresh(sources_dir: Path, warehouse: Warehouse, horizon: int | None = None, **options: object) -> Receipt:
+    """The whole refresh in one call; the receipt of what was published."""
+    return run(sources_dir, warehouse, horizon, **options).receipt
+
+
+def run(
+    sources_dir: Path,
+    warehouse: Warehouse,
+    horizon: int | None = None,
+    *,
+    chunk_claims: int = CHUNK_CLAIMS,
+    run_id: str | None = None,
+    on_step: Callable[[str], None] | None = None,
+) -> Outcome:
+    """The whole refresh: publishes every table as one snapshot, or raises and publishes nothing."""
+    step = on_step or (lambda _name: None)
+    step("read")
+    plan = sources.plan(Path(sources_dir))
+    rules = Rules()
+    source_rows, market_rows = validate_globals(plan.sources, plan.markets, rules)
+    corpus = Corpus(source_rows, market_rows, pd.DataFrame(), pd.DataFrame(), plan.extras)
+    markets = tables.markets_table(corpus)
+    # Claims of articles are traced to reports (claim_origins), which needs each claim's path.
+    has_articles = not source_rows["kind"].isin(PUBLISHER_KINDS).all()
+    report = audit.AuditReport({}, {})
+    previews: dict[str, pd.DataFrame] = {}
+    kept: dict[str, list[pd.DataFrame]] = {
+        "claims": [], "figures": [], "stated": [], "paths": [], "inconsistent": [], "shares": [],
+    }  # fmt: skip
+    verdicts = pd.Series(dtype="int64")
+    with warehouse.snapshot(run_id=run_id, on_step=step) as snap:
+        for i, raw in enumerate(plan.chunks(chunk_claims)):
+            step(f"chunk {i + 1}: {len(raw.claims):,} claims")
+            claims, figures = validate_claims(raw, source_rows, market_rows, rules)
+            if rules.issues:
+                continue  # keep validating the other chunks: one refresh lists every problem
+            built, proj = tables.build_chunk(
+                Corpus(source_rows, market_rows, claims, figures, plan.extras), markets, horizon
+            )
+            report.merge(audit.audit(built, complete=False))
+            if not report.ok:
+                continue
+            for name, df in built.items():
+                snap.append(name, df)
+                previews.setdefault(name, df.head(PREVIEW_ROWS))
+            kept["claims"].append(_compact(built["claims"][tables.RECONCILE_CLAIM_COLUMNS]))
+            kept["stated"].append(reconcile.stated_values(built["figures"], built["claims"]))
+            verdicts = verdicts.add(built["cagr_checks"]["verdict"].astype(str).value_counts(), fill_value=0)
+            kept["inconsistent"].append(
+                soft_failures("cagr_checks", built["cagr_checks"])["stated_cagr_matches_endpoints"]
+            )
+            shares = built["segment_shares"]
+            kept["shares"].append(shares.loc[(shares["verdict"] != "plausible").to_numpy(bool)])
+            if has_articles:
+                # Tracing articles' claims to reports needs every figure and path (small corpora).
+                kept["figures"].append(_reconcile_figures(built["figures"]))
+                kept["paths"].append(_paths(proj))
+        if not kept["claims"] and not rules.issues and report.ok:
+            rules.issues.append(no_claims(plan.directory))
+        if rules.issues:
+            raise SourceValidationError(rules.issues)
+        if not report.ok:
+            raise RefreshAuditError(report)
+        step("reconcile")
+        claims_all = pd.concat(kept["claims"], ignore_index=True)
+        figures = pd.concat(kept["figures"], ignore_index=True) if kept["figures"] else _reconcile_figures(None)
+        core = {
+            "sources": tables.sources_table(corpus, claims_all.groupby("source_id", observed=True).size()),
+            "markets": markets,
+            "claims": claims_all,
+            "figures": figures,
+        }
+        paths = pd.concat(kept["paths"], ignore_index=True) if kept["paths"] else _paths(None)
+        stated = pd.concat(kept["stated"], ignore_index=True)
+        across = {"sources": core["sources"], "markets": markets, **tables.reconciled(core, paths, stated)}
+        report.merge(audit.audit(across, complete=False))
+        report.merge(audit.AuditReport({}, audit.global_invariants(core["sources"], markets, claims_all, across)))
+        del core, claims_all, paths, stated, figures
+        if not report.ok:
+            raise RefreshAuditError(report)
+        for name, df in across.items():
+            snap.append(name, df)
+            previews[name] = df.head(PREVIEW_ROWS)
+        sources_table = across["sources"]
+        receipt = snap.commit(sources_table)
+    return Outcome(
+        receipt,
+        report,
+        {name: previews[name] for name in tables.TABLE_NAMES if name in previews},
+        sources=sources_table,
+        verdicts=verdicts.astype("int64"),
+        inconsistent=pd.concat(kept["inconsistent"], ignore_index=True),
+        implausible_shares=pd.concat(kept["shares"], ignore_index=True),
+    )
+
+
+def _compact(frame: pd.DataFrame) -> pd.DataFrame:
+    """Repeated ids as categoricals: kept for the whole refresh, so kept small."""
+    return frame.astype({c: "category" for c in frame.columns if c != "claim_id"})
+
+
+def _reconcile_figures(figures: pd.DataFrame | None) -> pd.DataFrame:
+    if figures is None:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in tables.RECONCILE_FIGURE_COLUMNS})
+    keep = figures["role"].isin(["start", "point", "end", "cagr"]).to_numpy(bool)
+    return figures.loc[keep, tables.RECONCILE_FIGURE_COLUMNS]
+
+
+def _paths(projections: pd.DataFrame | None) -> pd.DataFrame:
+    """Each claim's preferred projected path, compactly (what claim_origins compares)."""
+    columns = ["claim_id", "year", "basis", "central", "is_extrapolated"]
+    if projections is None:
+        return pd.DataFrame(
+            {c: pd.Series(dtype=t) for c, t in zip(columns, [object, "int64", object, float, bool], strict=True)}
+        )
+    paths = preferred_paths(projections)
+    return pd.DataFrame({c: paths[c].astype(str) if c in ("claim_id", "basis") else paths[c] for c in columns})
 
 
 def publish(
@@ -36,11 +192,6 @@ def publish(
     run_id: str | None = None,
     on_step: Callable[[str], None] | None = None,
 ) -> Receipt:
-    """Publish the prepared tables as one snapshot, only if the audit passed."""
+    """Publish tables prepared in memory as one snapshot, only if their audit passed."""
     prepared.report.raise_if_failed()
     return warehouse.publish(prepared.tables, sources=prepared.tables["sources"], run_id=run_id, on_step=on_step)
-
-
-def refresh(sources_dir: Path, warehouse: Warehouse, horizon: int | None = None) -> Receipt:
-    """The whole refresh in one call."""
-    return publish(prepare(sources_dir, horizon), warehouse)

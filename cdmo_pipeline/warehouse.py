@@ -25,7 +25,7 @@ import json
 import os
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -147,11 +147,25 @@ class Warehouse:
         return None if rows.empty else rows.iloc[0].to_dict()
 
     def _connect(self, path: Path, *, read_only: bool) -> duckdb.DuckDBPyConnection:
-        """Connect, retrying a lock conflict until ``lock_timeout``, then a clear error."""
+        """Connect, retrying a lock conflict until ``lock_timeout``, then a clear error.
+
+        Read-only connections attach the file to a private in-memory database: DuckDB shares
+        one instance per path within a process, so a plain connection could see the snapshot
+        another connection of this process opened before the last swap.
+        """
         deadline = time.monotonic() + self.lock_timeout
         while True:
             try:
-                return duckdb.connect(str(path), read_only=read_only)
+                if not read_only:
+                    return duckdb.connect(str(path))
+                con = duckdb.connect(":memory:")
+                try:
+                    con.execute("ATTACH ? AS warehouse (READ_ONLY)", [str(path)])
+                    con.execute("USE warehouse")
+                except BaseException:
+                    con.close()
+                    raise
+                return con
             except duckdb.IOException as exc:
                 if "lock" not in str(exc).lower():
                     raise CdmoError(f"cannot open the warehouse {path}: {exc}") from exc
@@ -202,38 +216,50 @@ class Warehouse:
         views: tuple[View, ...] = VIEWS,
         run_id: str | None = None,
         refresh_id: str | None = None,
-        on_step: "callable | None" = None,
+        on_step: Callable[[str], None] | None = None,
     ) -> Receipt:
         """Publish every table at once, or nothing: write, audit, then swap the snapshot."""
+        with self.snapshot(views=views, run_id=run_id, refresh_id=refresh_id, on_step=on_step) as snap:
+            for name, df in tables.items():
+                snap.append(name, df)
+            return snap.commit(sources)
+
+    @contextlib.contextmanager
+    def snapshot(
+        self,
+        *,
+        views: tuple[View, ...] = VIEWS,
+        run_id: str | None = None,
+        refresh_id: str | None = None,
+        on_step: Callable[[str], None] | None = None,
+    ) -> Iterator["Snapshot"]:
+        """A new snapshot to write table by table (chunk by chunk); published by ``commit``.
+
+        Leaving the block without ``commit`` (an error, a failed audit) publishes nothing
+        and removes the candidate.
+        """
         step = on_step or (lambda _name: None)
         refresh_id = refresh_id or new_refresh_id()
-        specs = {name: spec_from_model(name) for name in tables}
         with self.refresh_lock():
             self._sweep_candidates()
             step("read_history")
             history, history_tables = self._history()
             candidate = self.path.with_name(f".{self.path.name}.{refresh_id}.candidate")
+            step("write_candidate")
+            snap = Snapshot(self, candidate, refresh_id, run_id, views, history, history_tables, step)
             try:
-                step("write_candidate")
-                published_at = dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
-                counts = {name: len(df) for name, df in tables.items()}
-                record = _refresh_record(refresh_id, published_at, run_id, sources, counts)
-                hashes = self._write_candidate(candidate, tables, specs, views, history, history_tables, record)
-                step("verify_candidate")
-                self._verify(candidate, refresh_id, counts)
-                step("swap")
-                self._swap(candidate)
+                yield snap
             finally:
-                for leftover in (candidate, candidate.with_name(candidate.name + ".wal")):
-                    leftover.unlink(missing_ok=True)
-            step("verify_published")
-            self._verify(self.path, refresh_id, counts)
-        return Receipt(refresh_id, self.path, published_at, counts, hashes)
+                snap.close()
+                for path in (candidate, snap.staging):  # swapped in, or discarded
+                    for leftover in (path, path.with_name(path.name + ".wal")):
+                        leftover.unlink(missing_ok=True)
 
     def _sweep_candidates(self) -> None:
         """Remove candidates left by refreshes that were killed (we hold the lock)."""
-        for stale in self.path.parent.glob(f".{self.path.name}.*.candidate*"):
-            stale.unlink(missing_ok=True)
+        for pattern in (f".{self.path.name}.*.candidate*", f".{self.path.name}.*.staging*"):
+            for stale in self.path.parent.glob(pattern):
+                stale.unlink(missing_ok=True)
 
     def _history(self) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
         """Previous refresh records, carried into the new snapshot."""
@@ -241,7 +267,12 @@ class Warehouse:
             return None, None
         con = self._connect(self.path, read_only=True)
         try:
-            names = set(con.execute("SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main'").fetchall())
+            names = set(
+                con.execute(
+                    "SELECT table_name FROM duckdb_tables()"
+                    " WHERE database_name = current_database() AND schema_name = 'main'"
+                ).fetchall()
+            )
             names = {n for (n,) in names}
             if names and REFRESHES not in names:
                 raise CdmoError(
@@ -255,53 +286,6 @@ class Warehouse:
         finally:
             con.close()
         return history, history_tables
-
-    def _write_candidate(
-        self,
-        candidate: Path,
-        tables: Mapping[str, pd.DataFrame],
-        specs: Mapping[str, TableSpec],
-        views: tuple[View, ...],
-        history: pd.DataFrame | None,
-        history_tables: pd.DataFrame | None,
-        record: dict,
-    ) -> dict[str, str]:
-        """Write every table, the refresh record and the views in one transaction."""
-        con = duckdb.connect(str(candidate))
-        con.execute("SET enable_progress_bar = false")
-        try:
-            # One statement per execute: DuckDB runs a multi-statement string non-atomically,
-            # and a COMMIT after a failed statement silently rolls back.
-            con.execute("BEGIN TRANSACTION")
-            try:
-                for name, df in tables.items():
-                    spec = specs[name]
-                    con.execute(spec.ddl())
-                    # Through Arrow: Arrow-backed text and categoricals scan without Python objects.
-                    con.register("_frame", pa.Table.from_pandas(df[[c for c, _ in spec.columns]], preserve_index=False))
-                    try:
-                        con.execute(spec.insert_from("_frame"))
-                    finally:
-                        con.unregister("_frame")
-                hashes = {name: _content_hash(con, name) for name in tables}
-                _write_refreshes(con, history, history_tables, record, hashes, {n: len(df) for n, df in tables.items()})
-                for view in views:
-                    con.execute(f'CREATE VIEW "{view.name}" AS {view.sql}')
-                    if view.description:
-                        con.execute(f"COMMENT ON VIEW \"{view.name}\" IS '{_sql_literal(view.description)}'")
-                for spec in specs.values():
-                    if spec.description:
-                        con.execute(f"COMMENT ON TABLE \"{spec.name}\" IS '{_sql_literal(spec.description)}'")
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
-            con.execute("COMMIT")
-            con.execute("CHECKPOINT")
-            return hashes
-        except duckdb.Error as exc:
-            raise AuditError(f"writing the new warehouse snapshot failed: {exc}") from exc
-        finally:
-            con.close()
 
     def _verify(self, path: Path, refresh_id: str, counts: Mapping[str, int]) -> None:
         """Read back the refresh id and every row count; anything else is not a publish."""
@@ -329,6 +313,105 @@ class Warehouse:
             stale_wal.rename(stale_wal.with_name(stale_wal.name + f".stale-{int(time.time())}"))
         os.replace(candidate, self.path)
         _fsync_dir(self.path.parent)
+
+
+class Snapshot:
+    """A refresh being written: tables staged chunk by chunk, then published in one transaction.
+
+    ``append`` adds rows to a staging file beside the warehouse (committed as it goes, so
+    memory stays flat). ``commit`` creates the candidate, copies every staged table into it,
+    adds the refresh record and the views — all in one DuckDB transaction — checkpoints,
+    reads back the refresh id and every row count, swaps the candidate in, and reads them
+    back again. Tables are typed from their pandera models.
+    """
+
+    def __init__(
+        self,
+        warehouse: Warehouse,
+        candidate: Path,
+        refresh_id: str,
+        run_id: str | None,
+        views: tuple[View, ...],
+        history: pd.DataFrame | None,
+        history_tables: pd.DataFrame | None,
+        step: Callable[[str], None],
+    ) -> None:
+        self.warehouse, self.candidate, self.refresh_id, self.run_id = warehouse, candidate, refresh_id, run_id
+        self.views, self.history, self.history_tables, self.step = views, history, history_tables, step
+        self.staging = candidate.with_name(candidate.name.replace(".candidate", ".staging"))
+        self.counts: dict[str, int] = {}
+        self.con: duckdb.DuckDBPyConnection | None = duckdb.connect(str(self.staging))
+        self.con.execute("SET enable_progress_bar = false")
+
+    def append(self, name: str, df: pd.DataFrame) -> None:
+        """Add rows to a table (created, typed from its model, on first use)."""
+        spec = spec_from_model(name)
+        try:
+            if name not in self.counts:
+                self.con.execute(spec.ddl())
+                self.counts[name] = 0
+            if len(df):
+                # Through Arrow: Arrow-backed text and categoricals scan without Python objects.
+                frame = pa.Table.from_pandas(df[[c for c, _ in spec.columns]], preserve_index=False)
+                self.con.register("_frame", frame)
+                try:
+                    self.con.execute(spec.insert_from("_frame"))
+                finally:
+                    self.con.unregister("_frame")
+        except duckdb.Error as exc:
+            raise AuditError(f"staging table {name} failed: {exc}") from exc
+        self.counts[name] += len(df)
+
+    def commit(self, sources: pd.DataFrame) -> Receipt:
+        """Publish: every table, the record and the views in one transaction; verify; swap."""
+        for name in MODELS:  # every published table exists, even when empty
+            if name not in self.counts:
+                self.append(name, pd.DataFrame({c: [] for c, _ in spec_from_model(name).columns}))
+        self.close()
+        published_at = dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
+        record = _refresh_record(self.refresh_id, published_at, self.run_id, sources, self.counts)
+        self.step("publish_transaction")
+        con = duckdb.connect(str(self.candidate))
+        try:
+            con.execute("SET enable_progress_bar = false")
+            con.execute("ATTACH ? AS staged (READ_ONLY)", [str(self.staging)])
+            # One statement per execute: DuckDB runs a multi-statement string non-atomically,
+            # and a COMMIT after a failed statement silently rolls back; each is checked alone.
+            con.execute("BEGIN TRANSACTION")
+            try:
+                for name in self.counts:
+                    spec = spec_from_model(name)
+                    con.execute(spec.ddl())
+                    con.execute(f'INSERT INTO main."{name}" SELECT * FROM staged."{name}"')
+                    if spec.description:
+                        con.execute(f"COMMENT ON TABLE main.\"{name}\" IS '{_sql_literal(spec.description)}'")
+                hashes = {name: _content_hash(con, name) for name in self.counts}
+                _write_refreshes(con, self.history, self.history_tables, record, hashes, self.counts)
+                for view in self.views:
+                    con.execute(f'CREATE VIEW main."{view.name}" AS {view.sql}')
+                    con.execute(f"COMMENT ON VIEW main.\"{view.name}\" IS '{_sql_literal(view.description)}'")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            con.execute("COMMIT")
+            con.execute("DETACH staged")
+            con.execute("CHECKPOINT")
+        except duckdb.Error as exc:
+            raise AuditError(f"writing the new warehouse snapshot failed: {exc}") from exc
+        finally:
+            con.close()
+        self.step("verify_candidate")
+        self.warehouse._verify(self.candidate, self.refresh_id, self.counts)
+        self.step("swap")
+        self.warehouse._swap(self.candidate)
+        self.step("verify_published")
+        self.warehouse._verify(self.warehouse.path, self.refresh_id, self.counts)
+        return Receipt(self.refresh_id, self.warehouse.path, published_at, dict(self.counts), hashes)
+
+    def close(self) -> None:
+        if self.con is not None:
+            self.con.close()
+            self.con = None
 
 
 def _refresh_record(
@@ -400,7 +483,9 @@ def _write_refreshes(
 
 def _has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
     rows = con.execute(
-        "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'main' AND table_name = ?", [name]
+        "SELECT count(*) FROM duckdb_tables()"
+        " WHERE database_name = current_database() AND schema_name = 'main' AND table_name = ?",
+        [name],
     ).fetchall()
     return rows[0][0] > 0
 

@@ -14,6 +14,7 @@ comparison of digests.
 import contextlib
 import csv
 import hashlib
+import inspect
 import json
 import os
 import queue
@@ -101,6 +102,19 @@ def make_source_sets(base: Path, n_bulk: int) -> tuple[Path, Path]:
     shutil.copytree(DATA_SOURCES, b)
     write_bulk_claims(b / "synthetic-bulk.claims.csv", n_bulk)
     return a, b
+
+
+def refresh_with_steps(sources_dir: Path, warehouse: object, on_step: object) -> object:
+    """``pipeline.refresh`` reporting its steps to ``on_step``; the receipt.
+
+    A refresh that streams into its snapshot takes ``on_step`` itself; one that builds every
+    table first is the same as preparing, then publishing with ``on_step``.
+    """
+    from cdmo_pipeline import pipeline
+
+    if "on_step" in inspect.signature(getattr(pipeline, "run", pipeline.refresh)).parameters:
+        return pipeline.refresh(sources_dir, warehouse, on_step=on_step)
+    return pipeline.publish(pipeline.prepare(sources_dir), warehouse, on_step=on_step)
 
 
 # Snapshots -----------------------------------------------------------------------------------
@@ -248,7 +262,7 @@ class Child:
         self.proc.stdin.write(text + "\n")
         self.proc.stdin.flush()
 
-    def wait_for(self, word: str, timeout: float = 60.0) -> tuple[float, str]:
+    def wait_for(self, word: str, timeout: float = 60.0, *, any_line: bool = False) -> tuple[float, str]:
         """Wait for a line whose event (last word) or first word is ``word``; returns (child time, line)."""
         deadline = time.monotonic() + timeout
         while True:
@@ -267,9 +281,14 @@ class Child:
                 )
             self.seen.append(line)
             parts = line.split()
-            if word in parts:
+            if (any_line and len(parts) > 1 and _is_float(parts[0])) or word in parts:
                 stamp = float(parts[0]) if _is_float(parts[0]) else time.monotonic()
                 return stamp, line
+
+    def wait_for_line(self, timeout: float = 60.0) -> tuple[float, str]:
+        """The next time-stamped line the child prints: (child time, line)."""
+        stamp, line = self.wait_for("", timeout=timeout, any_line=True)
+        return stamp, line
 
     def drain(self, timeout: float = 10.0) -> list[str]:
         """Collect what the child printed until it closed its output (call once it has ended)."""

@@ -31,6 +31,7 @@ from tests.reliability_helpers import (
     PYTHON,
     Child,
     make_source_sets,
+    refresh_with_steps,
     release,
     snapshot,
     sql_checksums,
@@ -210,17 +211,18 @@ def test_a_writer_holding_the_file_makes_a_refresh_fail_clearly(tmp_path: Path, 
     db = tmp_path / "cdmo.duckdb"
     pipeline.refresh(src_a, Warehouse(db))
     before = snapshot(db)
-    prepared = pipeline.prepare(src_b)  # load and build first: time the publish's wait alone
     holder, pid, _ = start_holder(db, "rw", tmp_path)
+    steps: dict[str, float] = {}
     try:
-        started = time.monotonic()
         with pytest.raises(WarehouseBusyError) as caught:
-            pipeline.publish(prepared, Warehouse(db, lock_timeout=LOCK_TIMEOUT))
-        waited = time.monotonic() - started
+            refresh_with_steps(
+                src_b, Warehouse(db, lock_timeout=LOCK_TIMEOUT), lambda s: steps.setdefault(s, time.monotonic())
+            )
+        waited = time.monotonic() - steps["read_history"]  # the step that opens the published file
     finally:
         release(holder)
     message = str(caught.value)
-    print(f"\npublish refused after waiting {waited:.1f} s (lock_timeout {LOCK_TIMEOUT} s): {message}")
+    print(f"\nrefresh refused after waiting {waited:.1f} s (lock_timeout {LOCK_TIMEOUT} s): {message}")
     assert "\n" not in message
     assert "Traceback" not in message
     assert f"PID {pid}" in message, message
@@ -280,9 +282,8 @@ def test_a_read_only_reader_in_another_process_does_not_block_a_refresh(
     reader, _, seen = start_holder(db, "ro", tmp_path)
     try:
         assert seen == first.refresh_id
-        prepared = pipeline.prepare(src_b)
         started = time.monotonic()
-        second = pipeline.publish(prepared, Warehouse(db, lock_timeout=LOCK_TIMEOUT))
+        second = pipeline.refresh(src_b, Warehouse(db, lock_timeout=LOCK_TIMEOUT))
         took = time.monotonic() - started
         reader.send("read")
         _, line = reader.wait_for("read")
@@ -292,7 +293,7 @@ def test_a_read_only_reader_in_another_process_does_not_block_a_refresh(
         assert line.split()[1] == second.refresh_id, "a new connection must see the new publish"
     finally:
         release(reader)
-    print(f"\npublished in {took:.1f} s (lock_timeout {LOCK_TIMEOUT} s) while a read-only reader held the file")
+    print(f"\nrefreshed in {took:.1f} s (lock_timeout {LOCK_TIMEOUT} s) while a read-only reader held the file")
     assert _latest(db) == second.refresh_id
 
 

@@ -5,8 +5,9 @@ it to B (every reference source plus a generated bulk CSV of 2,000 claims) and i
 killed with SIGKILL:
 
 - at time offsets spread over the whole refresh (measured first, from its "start" line);
-- right after it reports each publish step (read_history, write_candidate, verify_candidate,
-  swap, verify_published), and at fractions of the publish and of the candidate write;
+- right after it reports each step of the refresh (whatever steps it reports: read,
+  read_history, write_candidate, each chunk, reconcile, verify_candidate, swap,
+  verify_published), and at fractions of the candidate write;
 - from inside, at exact points no outside timing can hit reliably: before the biggest table's
   INSERT (mid-transaction), before COMMIT, before CHECKPOINT of the candidate, at the swap
   step, just before and just after the atomic rename, at verify_published.
@@ -48,7 +49,7 @@ STEPS = ("read_history", "write_candidate", "verify_candidate", "swap", "verify_
 # The child: imports, says "ready", waits for a line on stdin, then refreshes, printing a
 # time-stamped line at every step. ``mode`` arms an exact self-kill (see KILL PLAN below).
 CHILD = r"""
-import os, signal, sys, time
+import inspect, os, signal, sys, time
 from pathlib import Path
 src, db, mode = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
 from cdmo_pipeline import pipeline
@@ -106,9 +107,13 @@ def on_step(name):
 emit("ready")
 sys.stdin.readline()
 emit("start")
-prepared = pipeline.prepare(src)
-emit("prepared")
-receipt = pipeline.publish(prepared, wmod.Warehouse(db, lock_timeout=60), on_step=on_step)
+warehouse = wmod.Warehouse(db, lock_timeout=60)
+if "on_step" in inspect.signature(getattr(pipeline, "run", pipeline.refresh)).parameters:
+    pipeline.refresh(src, warehouse, on_step=on_step)  # the refresh, reporting its steps
+else:  # a refresh that builds everything first, then publishes
+    prepared = pipeline.prepare(src)
+    emit("prepared")
+    pipeline.publish(prepared, warehouse, on_step=on_step)
 emit("done")
 """
 
@@ -122,9 +127,8 @@ SELF_KILLS = {
     "replace:after": "B",  # renamed, directory not yet fsynced
     "step:verify_published": "B",
 }
-N_TIME_OFFSETS = 10  # over the whole refresh, from its start to its measured end
-PUBLISH_FRACTIONS = (0.2, 0.5, 0.8)  # over the publish (from "prepared" to the end)
-WRITE_FRACTIONS = (0.25, 0.5, 0.75)  # over the candidate write
+N_TIME_OFFSETS = 8  # over the whole refresh, from its start to its measured end
+WRITE_FRACTIONS = (0.25, 0.5, 0.75)  # over the candidate write (write_candidate to verify_candidate)
 
 
 def test_sigkill_anywhere_leaves_publish_a_or_b(tmp_path: Path) -> None:
@@ -143,18 +147,23 @@ def test_sigkill_anywhere_leaves_publish_a_or_b(tmp_path: Path) -> None:
     snap_a = snapshot(db)
 
     # KILL PLAN: (label, child mode, how the parent kills). The first run is not killed: it
-    # measures the refresh and gives the reference publish B.
+    # measures the refresh (its steps and their times) and gives the reference publish B. The
+    # exact self-kills come next (children are spawned one ahead, so their modes are known
+    # first); the kills timed from the measurement are added once it is done.
     plan: list[tuple[str, str, tuple]] = [("measure", "none", ("none",))]
-    for i in range(N_TIME_OFFSETS):
-        f = (i + 1) / N_TIME_OFFSETS
-        plan.append((f"at {f:.0%} of the refresh", "none", ("after", "start", f, "refresh")))
-    plan += [(f"on seeing {step}", "none", ("after", step, 0.0, "refresh")) for step in STEPS]
-    plan += [(f"at {f:.0%} of the publish", "none", ("after", "prepared", f, "publish")) for f in PUBLISH_FRACTIONS]
-    plan += [
-        (f"at {f:.0%} of the candidate write", "none", ("after", "write_candidate", f, "write"))
-        for f in WRITE_FRACTIONS
-    ]
     plan += [(f"self {mode}", mode, ("self", expected)) for mode, expected in SELF_KILLS.items()]
+
+    def timed_kills(steps: list[str]) -> list[tuple[str, str, tuple]]:
+        out = []
+        for i in range(N_TIME_OFFSETS):
+            f = (i + 1) / N_TIME_OFFSETS
+            out.append((f"at {f:.0%} of the refresh", "none", ("after", "start", f, "refresh")))
+        out += [(f"on seeing {step}", "none", ("after", step, 0.0, "refresh")) for step in steps]
+        out += [
+            (f"at {f:.0%} of the candidate write", "none", ("after", "write_candidate", f, "write"))
+            for f in WRITE_FRACTIONS
+        ]
+        return out
 
     def spawn(k: int) -> Child:
         _, mode, _ = plan[k]
@@ -180,21 +189,22 @@ def test_sigkill_anywhere_leaves_publish_a_or_b(tmp_path: Path) -> None:
             kind = how[0]
             if kind == "none":
                 stamps = {"start": t_start}
-                for event in ("prepared", *STEPS, "done"):
-                    stamps[event], _ = child.wait_for(event)
+                while "done" not in stamps:
+                    stamp, line = child.wait_for_line()
+                    stamps.setdefault(line.split()[1], stamp)
                 assert child.finish() == 0, child.stderr_tail()
+                steps = [e for e in stamps if e not in ("start", "done")]
+                assert {*STEPS} <= {*steps}, f"the refresh did not report every publish step: {steps}"
                 spans = {
                     "refresh": stamps["done"] - t_start,
-                    "publish": stamps["done"] - stamps["prepared"],
                     "write": stamps["verify_candidate"] - stamps["write_candidate"],
                 }
+                plan += timed_kills(steps)
                 snap_b = snapshot(db)
                 assert all(snap_b.digests[t] != snap_a.digests[t] for t in DATA_TABLES)
-                print(
-                    f"\nmeasured refresh of B: {spans['refresh']:.2f} s (load and build "
-                    f"{stamps['prepared'] - t_start:.2f} s, publish {spans['publish']:.2f} s, of which candidate "
-                    f"write {spans['write']:.2f} s); rows {snap_b.counts}"
-                )
+                timeline = ", ".join(f"{e} {stamps[e] - t_start:.2f}" for e in stamps)
+                print(f"\nmeasured refresh of B: {spans['refresh']:.2f} s; steps at (s): {timeline}")
+                print(f"rows of B: {snap_b.counts}")
                 restore(saved_a, db)
                 continue
             if kind == "after":

@@ -71,7 +71,7 @@ POSITION = {
 # Each example builds every table (about half a second), so no shrinking: a failure prints
 # the generated example as is, and derandomize makes it reproducible.
 TABLES = settings(
-    max_examples=30,
+    max_examples=25,
     derandomize=True,
     database=None,
     deadline=None,

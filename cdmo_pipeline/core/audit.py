@@ -3,7 +3,8 @@
 Per table, the pandera models (schemas, keys, low <= central <= high, implied CAGR inside its
 interval, shares within 0-100 % unless flagged). Across tables, what no single schema can
 see: every id resolves, parents exist and form no cycle, and projections cover each claim's
-years exactly once per basis.
+years exactly once per basis. A refresh audits each chunk as it is built and the tables
+across sources at the end; the reports merge.
 """
 
 from collections.abc import Mapping
@@ -17,70 +18,9 @@ from cdmo_pipeline.core.schemas import schema_failures
 from cdmo_pipeline.core.validate import find_cycles
 
 MAX_EXAMPLES = 5
-
-
-def invariant_failures(tables: Mapping[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
-    """``{invariant: offending rows}`` for the cross-table invariants (empty when all hold)."""
-    out: dict[str, pd.DataFrame] = {}
-
-    def need(name: str, frame: pd.DataFrame) -> None:
-        if not frame.empty:
-            out[name] = frame
-
-    claims = tables["claims"]
-    markets = tables["markets"]
-    for table in ("figures", "cagr_checks", "implied_figures", "projections", "cross_source", "claim_origins"):
-        df = tables[table]
-        need(f"{table}.claim_id resolves to claims", df.loc[~isin(df["claim_id"], claims["claim_id"])])
-    origins = tables["claim_origins"]
-    need(
-        "claim_origins.matched_claim_id resolves to claims",
-        origins.loc[~isin(origins["matched_claim_id"], claims["claim_id"])],
-    )
-    with_source = (
-        "claims",
-        "figures",
-        "cagr_checks",
-        "implied_figures",
-        "projections",
-        "segment_shares",
-        "cross_source",
-    )
-    for table in with_source:
-        df = tables[table]
-        need(f"{table}.source_id resolves to sources", df.loc[~isin(df["source_id"], tables["sources"]["source_id"])])
-    for table in ("claims", "cagr_checks", "projections", "segment_shares"):
-        df = tables[table]
-        unresolved = df["market_id"].notna().to_numpy(bool) & ~isin(df["market_id"], markets["market_id"])
-        need(f"{table}.market_id resolves to markets", df.loc[unresolved])
-    dangling = markets["parent_market_id"].notna().to_numpy(bool) & ~isin(
-        markets["parent_market_id"], markets["market_id"]
-    )
-    need("markets.parent_market_id exists", markets.loc[dangling])
-    parent_of = dict(zip(markets["market_id"], markets["parent_market_id"].astype(object), strict=True))
-    need("markets.parents form no cycle", markets.loc[isin(markets["market_id"], find_cycles(parent_of))])
-    counts = tables["sources"].set_index("source_id")["n_claims"]
-    actual = claims.groupby("source_id").size().reindex(counts.index, fill_value=0)
-    need("sources.n_claims counts the claims", tables["sources"].loc[(counts != actual).to_numpy()])
-
-    # Projections: each claim's years, exactly once per basis, with no gap.
-    p = tables["projections"]
-    if not p.empty:
-        g = p.groupby(["claim_id", "basis"], observed=True)["year"].agg(["min", "max", "size", "nunique"])
-        gaps = g.loc[(g["size"] != g["nunique"]) | (g["size"] != g["max"] - g["min"] + 1)]
-        need("projections cover each claim's years exactly once per basis", gaps.reset_index())
-        checks = tables["cagr_checks"].set_index("claim_id")
-        span = claims.set_index("claim_id")[["start_year", "end_year"]]
-        cover = (
-            g.reset_index()
-            .join(span, on="claim_id")
-            .join(checks[["start_year", "end_year"]], on="claim_id", rsuffix="_check")
-        )
-        first = cover[["start_year", "start_year_check"]].min(axis=1)
-        last = cover[["end_year", "end_year_check"]].max(axis=1)
-        short = cover.loc[(cover["min"] > first) | (cover["max"] < last)]
-        need("projections reach each claim's first and last year", short)
-    return out
+WITH_CLAIM = ("figures", "cagr_checks", "implied_figures", "projections", "cross_source", "claim_origins")
+WITH_SOURCE = ("claims", "figures", "cagr_checks", "implied_figures", "projections", "segment_shares", "cross_source")
+WITH_MARKET = ("claims", "cagr_checks", "projections", "segment_shares")
 
 
 @dataclass
@@ -93,6 +33,16 @@ class AuditReport:
     @property
     def ok(self) -> bool:
         return not self.invariants and all(f is None for f in self.schema_failures.values())
+
+    def merge(self, other: "AuditReport") -> None:
+        """Add another part's findings (a chunk, the tables across sources)."""
+        for name, cases in other.schema_failures.items():
+            mine = self.schema_failures.get(name)
+            parts = [c for c in (mine, cases) if c is not None]
+            self.schema_failures[name] = pd.concat(parts, ignore_index=True) if parts else None
+        for name, rows in other.invariants.items():
+            mine = self.invariants.get(name)
+            self.invariants[name] = rows if mine is None else pd.concat([mine, rows], ignore_index=True)
 
     def problems(self) -> list[str]:
         out = []
@@ -110,9 +60,96 @@ class AuditReport:
             raise AuditError("the audit before publishing failed:\n" + "\n".join(f"  - {p}" for p in self.problems()))
 
 
-def audit(tables: Mapping[str, pd.DataFrame]) -> AuditReport:
-    """Validate every table (pandera, lazily) and every cross-table invariant."""
+def audit(tables: Mapping[str, pd.DataFrame], complete: bool = True) -> AuditReport:
+    """Validate every table given (pandera, lazily) and the invariants among them.
+
+    ``complete`` adds the invariants that need every table (ids resolving to sources and
+    markets); a chunk of per-source tables is audited without them.
+    """
+    invariants = invariant_failures(tables)
+    if complete:
+        invariants |= global_invariants(tables["sources"], tables["markets"], tables["claims"], tables)
     return AuditReport(
         schema_failures={name: schema_failures(name, df) for name, df in tables.items()},
-        invariants=invariant_failures(tables),
+        invariants=invariants,
     )
+
+
+def invariant_failures(tables: Mapping[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """Invariants among the per-source tables given (those of a chunk, or all of them)."""
+    out: dict[str, pd.DataFrame] = {}
+
+    def need(name: str, frame: pd.DataFrame) -> None:
+        if not frame.empty:
+            out[name] = frame
+
+    if "claims" in tables:
+        claim_ids = tables["claims"]["claim_id"]
+        for table in WITH_CLAIM:
+            if table in tables and table not in ("cross_source", "claim_origins"):
+                df = tables[table]
+                need(f"{table}.claim_id resolves to claims", df.loc[~isin(df["claim_id"], claim_ids)])
+    p = tables.get("projections")
+    if p is not None and not p.empty:
+        # Each claim's years, exactly once per basis, with no gap.
+        g = p.groupby(["claim_id", "basis"], observed=True)["year"].agg(["min", "max", "size", "nunique"])
+        gaps = g.loc[(g["size"] != g["nunique"]) | (g["size"] != g["max"] - g["min"] + 1)]
+        need("projections cover each claim's years exactly once per basis", gaps.reset_index())
+        if "claims" in tables and "cagr_checks" in tables:
+            checks = tables["cagr_checks"].set_index("claim_id")
+            span = tables["claims"].set_index("claim_id")[["start_year", "end_year"]]
+            cover = g.reset_index()
+            cover["claim_id"] = cover["claim_id"].astype(str)
+            cover = cover.join(span, on="claim_id").join(
+                checks[["start_year", "end_year"]], on="claim_id", rsuffix="_check"
+            )
+            first = cover[["start_year", "start_year_check"]].min(axis=1)
+            last = cover[["end_year", "end_year_check"]].max(axis=1)
+            need(
+                "projections reach each claim's first and last year",
+                cover.loc[(cover["min"] > first) | (cover["max"] < last)],
+            )
+    return out
+
+
+def global_invariants(
+    sources: pd.DataFrame, markets: pd.DataFrame, claims: pd.DataFrame, tables: Mapping[str, pd.DataFrame]
+) -> dict[str, pd.DataFrame]:
+    """Invariants needing every source: ids resolve to sources, markets and claims; markets
+    form a tree; each source counts its claims."""
+    out: dict[str, pd.DataFrame] = {}
+
+    def need(name: str, frame: pd.DataFrame) -> None:
+        if not frame.empty:
+            out[name] = frame
+
+    for table in ("cross_source", "claim_origins"):
+        if table in tables:
+            df = tables[table]
+            need(f"{table}.claim_id resolves to claims", df.loc[~isin(df["claim_id"], claims["claim_id"])])
+    if "claim_origins" in tables:
+        origins = tables["claim_origins"]
+        need(
+            "claim_origins.matched_claim_id resolves to claims",
+            origins.loc[~isin(origins["matched_claim_id"], claims["claim_id"])],
+        )
+    by_name = {**tables, "claims": claims}
+    for table in WITH_SOURCE:
+        if table in by_name:
+            df = by_name[table]
+            need(f"{table}.source_id resolves to sources", df.loc[~isin(df["source_id"], sources["source_id"])])
+    for table in WITH_MARKET:
+        if table in by_name:
+            df = by_name[table]
+            unresolved = df["market_id"].notna().to_numpy(bool) & ~isin(df["market_id"], markets["market_id"])
+            need(f"{table}.market_id resolves to markets", df.loc[unresolved])
+    dangling = markets["parent_market_id"].notna().to_numpy(bool) & ~isin(
+        markets["parent_market_id"], markets["market_id"]
+    )
+    need("markets.parent_market_id exists", markets.loc[dangling])
+    parent_of = dict(zip(markets["market_id"], markets["parent_market_id"].astype(object), strict=True))
+    need("markets.parents form no cycle", markets.loc[isin(markets["market_id"], find_cycles(parent_of))])
+    counts = sources.set_index("source_id")["n_claims"]
+    actual = claims.groupby("source_id", observed=True).size().reindex(counts.index, fill_value=0)
+    need("sources.n_claims counts the claims", sources.loc[(counts != actual).to_numpy()])
+    return out

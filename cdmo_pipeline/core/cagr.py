@@ -319,8 +319,8 @@ def hints(rows: pd.DataFrame) -> pd.Series:
                 f"consistent if the {side} value were {word}: a scale mix-up (million/billion/trillion)",
             )
     # Truncated instead of rounded: "9.7" then stands for [9.7, 9.8), not [9.65, 9.75].
-    qualifier = b["stated_qualifier"].to_numpy(dtype=object)
-    plain = pd.isna(qualifier) | np.isin(qualifier, HEDGES)
+    qualifier = b["stated_qualifier"].astype(object)
+    plain = (qualifier.isna() | qualifier.isin(HEDGES)).to_numpy(bool)
     step = np.power(10.0, -np.nan_to_num(b["stated_decimals"].to_numpy(float)))
     c = b["stated_cagr"].to_numpy(float)
     t_lo, t_hi = np.where(c >= 0, c, c - step), np.where(c >= 0, c + step, c)

@@ -162,7 +162,7 @@ def parse_numbers(literals: pd.Series, qualifiers: pd.Series | None = None) -> p
 
     out = pd.DataFrame(
         {
-            "qualifier": quals.to_numpy(dtype=object) if len(quals) < 10_000 else quals.array,
+            "qualifier": quals.array,
             "value": np.where(is_range, (x_a + x_b) / 2.0, x_a),
             "low": np.where(is_range, range_low, single_low),
             "high": np.where(is_range, range_high, single_high),

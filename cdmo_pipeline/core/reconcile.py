@@ -93,47 +93,97 @@ def _source_meta(sources: pd.DataFrame) -> pd.DataFrame:
     return meta
 
 
-def cross_source(tables: dict[str, pd.DataFrame], projections: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Every source's stated figure per comparable market and year, beside the group's range."""
-    del projections  # the projected comparison is a view over the published projections
-    group = comparison_market(tables["markets"])
-    claims = tables["claims"].set_index("claim_id")[["market_id", "currency"]]
-    meta = _source_meta(tables["sources"])
+STATED_COLUMNS = ["source_id", "claim_id", "source_market_id", "currency", "year", "value", "low", "high"]
 
-    figures = tables["figures"]
-    stated = figures.loc[figures["role"].isin(VALUE_ROLES).to_numpy(bool) & figures["year"].notna().to_numpy(bool)]
-    rows = pd.DataFrame(
+
+def stated_values(figures: pd.DataFrame, claims: pd.DataFrame) -> pd.DataFrame:
+    """The stated values of some claims with their market and currency: what ``cross_source``
+    compares. Compact (categorical ids), so a refresh can keep them chunk after chunk."""
+    values = figures.loc[figures["role"].isin(VALUE_ROLES).to_numpy(bool) & figures["year"].notna().to_numpy(bool)]
+    at = pd.Index(claims["claim_id"].astype(str)).get_indexer(values["claim_id"].astype(str))
+    has_market = at >= 0
+    values, at = values.loc[has_market], at[has_market]
+    market = claims["market_id"].astype(object).to_numpy()[at]
+    keep = pd.notna(market)
+    return pd.DataFrame(
         {
-            "source_id": stated["source_id"].to_numpy(dtype=object),
-            "claim_id": stated["claim_id"].to_numpy(dtype=object),
-            "year": stated["year"].astype("int64").to_numpy(),
-            "value": stated["value"].to_numpy(float),
-            "low": stated["low"].to_numpy(float),
-            "high": stated["high"].to_numpy(float),
-            "basis": STATED,
+            "source_id": values["source_id"].astype("category").to_numpy()[keep],
+            "claim_id": values["claim_id"].astype(str).to_numpy()[keep],
+            "source_market_id": pd.Categorical(market[keep]),
+            "currency": pd.Categorical(claims["currency"].astype(object).to_numpy()[at][keep]),
+            "year": values["year"].astype("int64").to_numpy()[keep],
+            "value": values["value"].to_numpy(float)[keep],
+            "low": values["low"].to_numpy(float)[keep],
+            "high": values["high"].to_numpy(float)[keep],
         }
     )
-    rows = rows.join(claims, on="claim_id").dropna(subset=["market_id"])
-    rows["source_market_id"] = rows["market_id"]
-    rows["market_id"] = rows["market_id"].map(group)
-    rows = rows.join(meta, on="source_id")
 
-    keys = ["market_id", "currency", "year", "basis"]
+
+def cross_source(tables: dict[str, pd.DataFrame], stated: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Every source's stated figure per comparable market and year, beside the group's range.
+
+    ``stated`` (from :func:`stated_values`) defaults to the stated values of ``tables``'
+    figures and claims.
+    """
+    rows = stated if stated is not None else stated_values(tables["figures"], tables["claims"])
+    group = comparison_market(tables["markets"])
+    meta = _source_meta(tables["sources"])
+    source = pd.Categorical(rows["source_id"].astype(str))
+    at = pd.Index(meta.index.astype(str)).get_indexer(source.categories)  # per distinct source, once
+    codes = source.codes
+
+    def per_source(column: str) -> np.ndarray:
+        return meta[column].to_numpy(dtype=object)[at][codes]
+
+    source_market = rows["source_market_id"].astype(str).to_numpy()
+    market = pd.Series(source_market).map(group).to_numpy(dtype=object)
+    frame = pd.DataFrame(
+        {
+            "market_id": pd.Categorical(market),
+            "currency": rows["currency"].astype("category").to_numpy(),
+            "year": rows["year"].to_numpy(),
+            "source_id": source,
+            "claim_id": rows["claim_id"].to_numpy(),
+            "source_market_id": pd.Categorical(source_market),
+            "value": rows["value"].to_numpy(),
+            "low": rows["low"].to_numpy(),
+            "high": rows["high"].to_numpy(),
+        }
+    )
+    superseded = per_source("superseded").astype(bool)
     # The range is that of sources defining the market as the group does, latest editions
     # only; comparable definitions and older editions are listed against it, not counted.
-    rows["same_definition"] = rows["source_market_id"] == rows["market_id"]
-    rows["counted"] = rows["same_definition"] & ~rows["superseded"]
-    counted = rows.loc[rows["counted"]]
-    stats = counted.groupby(keys).agg(
-        n_sources=("source_id", "nunique"), min=("value", "min"), median=("value", "median"), max=("value", "max")
+    same_definition = source_market == market
+    counted = same_definition & ~superseded
+    keys = ["market_id", "currency", "year"]
+    stats = (
+        frame.loc[counted]
+        .groupby(keys, observed=True)
+        .agg(n_sources=("source_id", "nunique"), min=("value", "min"), median=("value", "median"), max=("value", "max"))
     )
     stats = stats.loc[stats["n_sources"] >= 2]
-    out = rows.join(stats, on=keys, how="inner")
+    key = pd.MultiIndex.from_frame(frame[keys].astype({"market_id": object, "currency": object}))
+    stat_at = pd.MultiIndex.from_frame(
+        stats.reset_index()[keys].astype({"market_id": object, "currency": object})
+    ).get_indexer(key)
+    inside = stat_at >= 0
+    s = stats.to_numpy()[stat_at[inside]] if inside.any() else np.empty((0, 4))
+    out = frame.loc[inside].assign(
+        basis=STATED,
+        publisher=per_source("publisher")[inside],
+        kind=per_source("kind")[inside],
+        is_publisher=per_source("is_publisher").astype(bool)[inside],
+        superseded=superseded[inside],
+        same_definition=same_definition[inside],
+        counted=counted[inside],
+        confidence=per_source("confidence")[inside],
+        n_sources=s[:, 0].astype("int64"),
+        min=s[:, 1].astype(float),
+        median=s[:, 2].astype(float),
+        max=s[:, 3].astype(float),
+    )
     out["spread_pct"] = (out["max"] - out["min"]) / out["median"] * 100.0
     out["deviation_pct"] = (out["value"] - out["median"]) / out["median"] * 100.0
-    out["n_sources"] = out["n_sources"].astype("int64")
-    for col in ("is_publisher", "superseded", "same_definition", "counted"):
-        out[col] = out[col].astype(bool)
     out = out.sort_values(["market_id", "basis", "year", "value", "source_id"], kind="stable")
     out = out[CROSS_SOURCE_COLUMNS].reset_index(drop=True)
     for col in (

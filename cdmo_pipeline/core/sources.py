@@ -6,6 +6,8 @@ once. Provenance (file, line, sha256) is recorded here and carried through.
 """
 
 import hashlib
+import itertools
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import yaml
@@ -162,7 +165,13 @@ def sha256_of(data: bytes) -> str:
 
 
 def read_corpus(sources_dir: Path) -> RawCorpus:
-    """Read every source file; raise :class:`SourceValidationError` listing all problems."""
+    """Read every source file at once; raise :class:`SourceValidationError` listing all problems."""
+    return plan(sources_dir).whole()
+
+
+def plan(sources_dir: Path) -> "Plan":
+    """Read every source file (bulk tables as checked Arrow tables), ready to be processed in
+    chunks; raise :class:`SourceValidationError` listing every unreadable or malformed file."""
     sources_dir = Path(sources_dir)
     if not sources_dir.is_dir():
         raise SourceValidationError([SourceIssue(str(sources_dir), None, None, "the sources directory does not exist")])
@@ -176,9 +185,77 @@ def read_corpus(sources_dir: Path) -> RawCorpus:
             reader.read_yaml(rel, data, markets_only=path.name == MARKETS_FILE)
     if reader.issues:
         raise SourceValidationError(reader.issues)
-    corpus = reader.corpus()
-    corpus.directory = str(sources_dir)
-    return corpus
+    return Plan(str(sources_dir), reader)
+
+
+@dataclass
+class BulkTable:
+    """One bulk claims file, read and checked: its rows sorted by source, with their lines."""
+
+    rel: str
+    sha: str
+    table: pa.Table  # all columns as strings, plus "_line"
+
+    def slices(self, max_claims: int) -> list[pa.Table]:
+        """Consecutive runs of rows holding whole sources, each of at most ``max_claims`` rows
+        (or one source, if a single source is larger)."""
+        ids = self.table.column("source_id").to_numpy(zero_copy_only=False)
+        if len(ids) == 0:
+            return []
+        starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])  # each source's first row
+        bounds = [0]
+        for start in starts[1:]:  # few thousand sources: cheap
+            if start - bounds[-1] >= max_claims:
+                bounds.append(int(start))
+        bounds.append(len(ids))
+        return [self.table.slice(lo, hi - lo) for lo, hi in itertools.pairwise(bounds)]
+
+
+class Plan:
+    """Every source read: sources and markets of all files at hand, claims in chunks.
+
+    A chunk holds whole sources, so every per-source table (claims, figures, checks,
+    projections, segment shares) can be built from one chunk alone; memory is bounded by
+    the chunk size, not the corpus.
+    """
+
+    def __init__(self, directory: str, reader: "_Reader") -> None:
+        self.directory = directory
+        self.reader = reader
+        yaml = reader.frames()
+        sources = [yaml["sources"]] + [t[0] for t in reader.bulk_globals]
+        markets = [yaml["markets"]] + [t[1] for t in reader.bulk_globals]
+        self.sources = _as_arrow_strings(_concat(sources))
+        self.markets = _as_arrow_strings(_concat(markets))
+        self.extras = yaml["extras"]
+        self._yaml_claims, self._yaml_figures = yaml["claims"], yaml["figures"]
+
+    @property
+    def n_claims(self) -> int:
+        return len(self._yaml_claims) + sum(b.table.num_rows for b in self.reader.bulk)
+
+    def chunks(self, max_claims: int) -> Iterator[RawCorpus]:
+        """The claims and figures, a chunk of whole sources at a time."""
+        if len(self._yaml_claims):
+            yield self._raw([self._yaml_claims], [self._yaml_figures])
+        for bulk in self.reader.bulk:
+            for piece in bulk.slices(max_claims):
+                claims, figures = _bulk_claims(piece, bulk.rel)
+                yield self._raw([claims], [figures])
+
+    def whole(self) -> RawCorpus:
+        """Every claim in one chunk."""
+        parts = [(self._yaml_claims, self._yaml_figures)]
+        parts += [_bulk_claims(b.table, b.rel) for b in self.reader.bulk]
+        return self._raw([c for c, _ in parts], [f for _, f in parts])
+
+    def _raw(self, claims: list[pd.DataFrame], figures: list[pd.DataFrame]) -> RawCorpus:
+        c = _as_arrow_strings(_concat(claims)).reset_index(drop=True)
+        f = _as_arrow_strings(_concat(figures)).reset_index(drop=True)
+        # cno: the claim's position in this chunk, the key every later step joins on.
+        c["cno"] = np.arange(len(c), dtype=np.int64)
+        f["cno"] = pd.Index(c["ref"]).get_indexer(f["ref"]).astype(np.int64)
+        return RawCorpus(self.sources, self.markets, c, f, self.extras, self.directory)
 
 
 class _Reader:
@@ -191,7 +268,8 @@ class _Reader:
         self.claims: list[dict[str, Any]] = []
         self.figures: list[dict[str, Any]] = []
         self.extras: list[dict[str, Any]] = []
-        self.bulk: list[tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]] = []
+        self.bulk: list[BulkTable] = []
+        self.bulk_globals: list[tuple[pd.DataFrame, pd.DataFrame]] = []
         # Every claim gets a reference number as it is read; its figures carry it, so a
         # claim is found by integer, never by its (possibly duplicated) id.
         self.ref = 0
@@ -418,50 +496,43 @@ class _Reader:
         if table.num_rows == 0:
             self.issues.append(SourceIssue(rel, None, None, "has no rows"))
             return
-        frame = table.to_pandas(types_mapper=lambda t: pd.StringDtype("pyarrow"))
-        for c in BULK_OPTIONAL:
-            if c not in frame:
-                frame[c] = pd.Series(pd.NA, index=frame.index, dtype=pd.StringDtype("pyarrow"))
-        frame = frame.fillna("")
         first_row = 2 if path.name.endswith(".csv") else 1  # CSV line numbers count the header
-        self.bulk.append(_bulk_frames(frame, rel, sha256_of(data), first_row, self.ref))
-        self.ref += len(frame)
+        for c in BULK_OPTIONAL:
+            if c not in table.column_names:
+                table = table.append_column(c, pa.array([""] * table.num_rows, type=pa.string()))
+        table = table.append_column("_line", pa.array(np.arange(first_row, first_row + table.num_rows)))
+        table = table.append_column("_ref", pa.array(np.arange(self.ref, self.ref + table.num_rows)))
+        self.ref += table.num_rows
+        # Every column text, missing as "" (bulk files mark absence by an empty cell).
+        table = pa.table(
+            {
+                n: (pc.fill_null(c, "") if n[0] != "_" else c)
+                for n, c in zip(table.column_names, table.columns, strict=True)
+            }
+        )
+        # Rows of a source together (a stable sort keeps their order): chunks hold whole sources.
+        table = table.take(pc.sort_indices(table, sort_keys=[("source_id", "ascending")]))
+        sha = sha256_of(data)
+        self.bulk.append(BulkTable(rel, sha, table))
+        self.bulk_globals.append(_bulk_globals(table, rel, sha))
 
     # Frames ------------------------------------------------------------------------------
 
-    def corpus(self) -> RawCorpus:
-        frames = [
-            (_as_arrow_strings(pd.DataFrame(self.sources, columns=SOURCE_COLUMNS)), "sources"),
-            (_as_arrow_strings(pd.DataFrame(self.markets, columns=MARKET_COLUMNS)), "markets"),
-            (_as_arrow_strings(pd.DataFrame(self.claims, columns=CLAIM_COLUMNS)), "claims"),
-            (_as_arrow_strings(pd.DataFrame(self.figures, columns=FIGURE_COLUMNS)), "figures"),
-        ]
-        parts: dict[str, list[pd.DataFrame]] = {name: [frame] for frame, name in frames}
-        for sources, markets, claims, figures in self.bulk:
-            parts["sources"].append(sources)
-            parts["markets"].append(markets)
-            parts["claims"].append(claims)
-            parts["figures"].append(figures)
-        out = {name: _as_arrow_strings(_concat(dfs)) for name, dfs in parts.items()}
-        # cno: the claim's position in the claims frame, the key every later step joins on.
-        out["claims"]["cno"] = np.arange(len(out["claims"]), dtype=np.int64)
-        out["figures"]["cno"] = pd.Index(out["claims"]["ref"]).get_indexer(out["figures"]["ref"]).astype(np.int64)
-        extras = pd.DataFrame(
-            self.extras,
-            columns=[
-                "file",
-                "source_id",
-                "kind",
-                "literal",
-                "reason",
-                "paragraph",
-                "locator_text",
-                "locator_start",
-                "locator_end",
-                "line",
-            ],
-        )
-        return RawCorpus(out["sources"], out["markets"], out["claims"], out["figures"], extras)
+    def frames(self) -> dict[str, pd.DataFrame]:
+        """The YAML files' rows as frames."""
+        return {
+            "sources": _as_arrow_strings(pd.DataFrame(self.sources, columns=SOURCE_COLUMNS)),
+            "markets": _as_arrow_strings(pd.DataFrame(self.markets, columns=MARKET_COLUMNS)),
+            "claims": _as_arrow_strings(pd.DataFrame(self.claims, columns=CLAIM_COLUMNS)),
+            "figures": _as_arrow_strings(pd.DataFrame(self.figures, columns=FIGURE_COLUMNS)),
+            "extras": pd.DataFrame(self.extras, columns=EXTRA_COLUMNS),
+        }
+
+
+EXTRA_COLUMNS = [
+    "file", "source_id", "kind", "literal", "reason", "paragraph",
+    "locator_text", "locator_start", "locator_end", "line",
+]  # fmt: skip
 
 
 STRING = pd.StringDtype("pyarrow")
@@ -560,28 +631,14 @@ def _read_table(path: Path, data: bytes) -> pa.Table:
     return pacsv.read_csv(pa.BufferReader(data), convert_options=convert)
 
 
-def _bulk_frames(
-    frame: pd.DataFrame, rel: str, sha: str, first_row: int, ref_base: int
-) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """The four raw frames of one bulk table (vectorised: no per-row Python).
+def _frame(table: pa.Table) -> pd.DataFrame:
+    """An Arrow table as pandas, text staying Arrow strings."""
+    text = (pa.string(), pa.large_string())
+    return table.to_pandas(types_mapper=lambda t: STRING if t in text else None)
 
-    Every column is typed (Arrow strings, floats): an untyped all-missing column would make
-    pandas inspect each of its million cells when frames are combined.
-    """
-    n = len(frame)
-    index = frame.index
-    line = pd.Series(np.arange(first_row, first_row + n, dtype=np.int64), index=index)
-    ref = pd.Series(np.arange(ref_base, ref_base + n, dtype=np.int64), index=index)
 
-    def const(value: str | None, rows: pd.Index = index) -> pd.Series:
-        return pd.Series(value if value is not None else pd.NA, index=rows, dtype=STRING)
-
-    def nan(rows: pd.Index = index) -> pd.Series:
-        return pd.Series(np.nan, index=rows, dtype=float)
-
-    def blank_none(col: str) -> pd.Series:
-        return frame[col].mask(frame[col] == "")
-
+def _bulk_globals(table: pa.Table, rel: str, sha: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The sources and market declarations of one bulk table (one row per distinct one)."""
     src_cols = {
         "source_id": "source_id",
         "title": "source_title",
@@ -590,26 +647,28 @@ def _bulk_frames(
         "url": "source_url",
         "kind": "source_kind",
     }
-    # One source per source_id; disagreeing metadata rows are reported by validation.
-    first = ~frame[list(src_cols.values())].duplicated()
-    sub = frame.loc[first]
+    market_cols = ["market", "market_label", "parent_market", "region", "modality"]
+    frame = _frame(table.select([*src_cols.values(), *market_cols, "_line"]))
+
+    def const(value: str | None, rows: pd.Index) -> pd.Series:
+        return pd.Series(value if value is not None else pd.NA, index=rows, dtype=STRING)
+
+    # One source per distinct metadata; rows that disagree are reported by validation.
+    sub = frame.loc[~frame[list(src_cols.values())].duplicated()]
     sources = pd.DataFrame({k: sub[v] for k, v in src_cols.items()})
     sources["kind"] = sources["kind"].mask(sources["kind"] == "", "report")
     sources["url"] = sources["url"].mask(sources["url"] == "")
-    sources = sources.assign(file=const(rel, sub.index), line=line[first], sha256=const(sha, sub.index))
+    sources = sources.assign(file=const(rel, sub.index), line=sub["_line"], sha256=const(sha, sub.index))
     sources["format"] = const("table", sub.index)
     for col in SOURCE_COLUMNS:
         if col not in sources:
             sources[col] = const(None, sub.index)
-    sources = sources[SOURCE_COLUMNS]
 
-    market_cols = ["market", "market_label", "parent_market", "region", "modality"]
-    first = ~frame[market_cols].duplicated()
-    sub = frame.loc[first]
+    sub = frame.loc[~frame[market_cols].duplicated()]
     markets = pd.DataFrame(
         {
             "file": const(rel, sub.index),
-            "line": line[first],
+            "line": sub["_line"],
             "market_id": sub["market"],
             "label": sub["market_label"].mask(sub["market_label"] == "", sub["market"]),
             "parent": sub["parent_market"].mask(sub["parent_market"] == ""),
@@ -620,6 +679,28 @@ def _bulk_frames(
             "explicit": (sub["market_label"] != "").to_numpy(bool),
         }
     )
+    return sources[SOURCE_COLUMNS].reset_index(drop=True), markets[MARKET_COLUMNS].reset_index(drop=True)
+
+
+def _bulk_claims(table: pa.Table, rel: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The claims and figures of (a slice of) one bulk table (vectorised: no per-row Python).
+
+    Every column is typed (Arrow strings, floats): an untyped all-missing column would make
+    pandas inspect each of its million cells when frames are combined.
+    """
+    frame = _frame(table)
+    index = frame.index
+    line = frame["_line"]
+    ref = frame["_ref"]
+
+    def const(value: str | None, rows: pd.Index = index) -> pd.Series:
+        return pd.Series(value if value is not None else pd.NA, index=rows, dtype=STRING)
+
+    def nan(rows: pd.Index = index) -> pd.Series:
+        return pd.Series(np.nan, index=rows, dtype=float)
+
+    def blank_none(col: str) -> pd.Series:
+        return frame[col].mask(frame[col] == "")
 
     claims = pd.DataFrame(
         {
@@ -685,4 +766,4 @@ def _bulk_frames(
         role("cagr", "cagr", "cagr", "cagr_from"),
     ]
     figures = _concat([p for p in parts if not p.empty] or parts[:1])
-    return sources, markets, claims, figures[FIGURE_COLUMNS]
+    return claims[CLAIM_COLUMNS], figures[FIGURE_COLUMNS]

@@ -40,9 +40,11 @@ def nullable_int(values: pd.Series | np.ndarray) -> pd.Series:
     return pd.to_numeric(pd.Series(values), errors="coerce").round().astype("Int64")
 
 
-def sources_table(corpus: Corpus) -> pd.DataFrame:
+def sources_table(corpus: Corpus, n_claims: pd.Series | None = None) -> pd.DataFrame:
+    """One row per source; ``n_claims`` (by source id) defaults to counting the corpus' claims."""
     s = corpus.sources
-    n_claims = corpus.claims.groupby("source_id").size()
+    if n_claims is None:
+        n_claims = corpus.claims.groupby("source_id").size()
     out = pd.DataFrame(
         {
             "source_id": text(s["source_id"]),
@@ -236,27 +238,51 @@ class Tables:
 TABLE_NAMES = tuple(f.name for f in fields(Tables))
 
 
-def build_tables(corpus: Corpus, horizon: int | None = None) -> Tables:
-    """Every published table from a validated corpus."""
+# Tables built from one chunk of whole sources alone; the others need every source.
+PER_SOURCE = ("claims", "figures", "cagr_checks", "implied_figures", "projections", "segment_shares")
+ACROSS_SOURCES = ("sources", "markets", "cross_source", "claim_origins")
+# What reconciling across sources needs of each chunk's tables.
+RECONCILE_FIGURE_COLUMNS = [
+    "source_id", "claim_id", "role", "literal", "year", "year_as_written", "value", "low", "high",
+    "low_open", "high_open", "period_from", "period_to",
+]  # fmt: skip
+RECONCILE_CLAIM_COLUMNS = ["claim_id", "source_id", "market_id", "currency"]
+
+
+def build_chunk(
+    corpus: Corpus, markets: pd.DataFrame, horizon: int | None = None
+) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
+    """The per-source tables of a chunk, and its projections with their claim numbers."""
     result = run_check(corpus)
-    markets = markets_table(corpus)
-    proj = projections.project(result, corpus.claims, horizon)  # keeps ``cno`` for the steps below
-    shares = projections.segment_shares(proj, markets)
-    core = {
-        "sources": sources_table(corpus),
-        "markets": markets,
+    proj = projections.project(result, corpus.claims, horizon)
+    built = {
         "claims": claims_table(corpus, result),
         "figures": figures_table(corpus, result),
         "cagr_checks": cagr_checks_table(result),
         "implied_figures": implied_figures_table(result, corpus),
         "projections": proj.drop(columns="cno"),
-        "segment_shares": shares,
+        "segment_shares": projections.segment_shares(proj, markets),
     }
-    return Tables(
-        **core,
-        cross_source=reconcile.cross_source(core, proj),
-        claim_origins=reconcile.claim_origins(core, proj),
-    )
+    return built, proj
+
+
+def reconciled(
+    core: dict[str, pd.DataFrame], paths: pd.DataFrame, stated: pd.DataFrame | None = None
+) -> dict[str, pd.DataFrame]:
+    """The tables across sources, from every source's figures, claims and projected paths
+    (``stated``: the stated values, when kept apart from the figures)."""
+    return {
+        "cross_source": reconcile.cross_source(core, stated),
+        "claim_origins": reconcile.claim_origins(core, paths),
+    }
+
+
+def build_tables(corpus: Corpus, horizon: int | None = None) -> Tables:
+    """Every published table from a validated corpus (all of it in one chunk)."""
+    markets = markets_table(corpus)
+    built, proj = build_chunk(corpus, markets, horizon)
+    core = {"sources": sources_table(corpus), "markets": markets, **built}
+    return Tables(**core, **reconciled(core, proj))
 
 
 def build(sources_dir: Path, horizon: int | None = None) -> Tables:

@@ -88,7 +88,7 @@ def _quoted(column: str, suffix: str) -> Callable[[pd.DataFrame], pd.Series]:
     return lambda bad: "'" + bad[column].astype(str) + "' " + suffix
 
 
-class _Rules:
+class Rules:
     """Collects issues from vectorised rules."""
 
     def __init__(self) -> None:
@@ -105,26 +105,40 @@ class _Rules:
 
 def validate(raw: RawCorpus) -> Corpus:
     """Check every rule of DESIGN §3; raise :class:`SourceValidationError` listing all breaks."""
-    rules = _Rules()
-    sources = _sources(raw.sources.copy(), rules)
-    markets = _markets(raw.markets.copy(), rules)
+    rules = Rules()
+    sources, markets = validate_globals(raw.sources, raw.markets, rules)
+    claims, figures = validate_claims(raw, sources, markets, rules)
+    if claims.empty and not rules.issues:
+        rules.issues.append(no_claims(raw.directory))
+    if rules.issues:
+        raise SourceValidationError(rules.issues)
+    return Corpus(sources, markets, claims, figures, raw.extras)
+
+
+def no_claims(directory: str) -> SourceIssue:
+    return SourceIssue(directory, None, None, "holds no source with claims: refusing to publish an empty warehouse")
+
+
+def validate_globals(
+    raw_sources: pd.DataFrame, raw_markets: pd.DataFrame, rules: "Rules"
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The rules across all files: source ids unique, markets declared, parents agreeing, no cycle."""
+    return _sources(raw_sources.copy(), rules), _markets(raw_markets.copy(), rules)
+
+
+def validate_claims(
+    raw: RawCorpus, sources: pd.DataFrame, markets: pd.DataFrame, rules: "Rules"
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The rules of claims and figures (of one chunk of whole sources, or of all of them)."""
     claims = _claims(raw.claims.copy(), raw.figures, sources, markets, rules)
     figures = _figures(raw.figures.copy(), claims, rules)
     # Claims with a duplicated id are already reported; their years cannot be told apart.
     unique = ~claims["claim_id"].duplicated(keep=False).to_numpy()
     _structure(figures.loc[unique[figures["cno"].to_numpy()]], claims, rules)
     _says_something(figures, claims, rules)
-    if claims.empty and not rules.issues:
-        rules.issues.append(
-            SourceIssue(
-                raw.directory, None, None, "holds no source with claims: refusing to publish an empty warehouse"
-            )
-        )
-    if rules.issues:
-        raise SourceValidationError(rules.issues)
     claims = claims.drop(columns=[c for c in claims.columns if c.startswith("f_")])
     figures = figures.drop(columns=[c for c in figures.columns if c.startswith("f_")])
-    return Corpus(sources, markets, claims, figures, raw.extras)
+    return claims, figures
 
 
 def _yaml_style(files: pd.Series) -> np.ndarray:
@@ -133,7 +147,7 @@ def _yaml_style(files: pd.Series) -> np.ndarray:
     ).fillna(False).to_numpy(bool)
 
 
-def _sources(s: pd.DataFrame, rules: _Rules) -> pd.DataFrame:
+def _sources(s: pd.DataFrame, rules: Rules) -> pd.DataFrame:
     yaml_style = _yaml_style(s["file"])
     s["claim"] = None
     for col in ("id", "title", "publisher", "published", "kind", "confidence"):
@@ -196,7 +210,7 @@ def _sources(s: pd.DataFrame, rules: _Rules) -> pd.DataFrame:
     return s.drop(columns=[c for c in s.columns if c.startswith("f_")] + ["claim"])
 
 
-def _markets(m: pd.DataFrame, rules: _Rules) -> pd.DataFrame:
+def _markets(m: pd.DataFrame, rules: Rules) -> pd.DataFrame:
     yaml_style = _yaml_style(m["file"])
     m["claim"] = None
     ids = m["market_id"].astype(str)
@@ -285,7 +299,7 @@ def find_cycles(parent: dict[str, str | None]) -> dict[str, str]:
 
 
 def _claims(
-    c: pd.DataFrame, raw_figures: pd.DataFrame, sources: pd.DataFrame, markets: pd.DataFrame, rules: _Rules
+    c: pd.DataFrame, raw_figures: pd.DataFrame, sources: pd.DataFrame, markets: pd.DataFrame, rules: Rules
 ) -> pd.DataFrame:
     yaml_style = _yaml_style(c["file"])
     for col, table_col in (
@@ -352,7 +366,7 @@ def _claims(
     return c.rename(columns={"claim": "local_id"})
 
 
-def _figures(f: pd.DataFrame, claims: pd.DataFrame, rules: _Rules) -> pd.DataFrame:
+def _figures(f: pd.DataFrame, claims: pd.DataFrame, rules: Rules) -> pd.DataFrame:
     cno = f["cno"].to_numpy()
     kind = claims["kind"].to_numpy(dtype=object)[cno]
     role = f["role"].to_numpy(dtype=object)
@@ -507,7 +521,7 @@ def _figures(f: pd.DataFrame, claims: pd.DataFrame, rules: _Rules) -> pd.DataFra
     )
 
 
-def _structure(f: pd.DataFrame, claims: pd.DataFrame, rules: _Rules) -> None:
+def _structure(f: pd.DataFrame, claims: pd.DataFrame, rules: Rules) -> None:
     """Per-claim rules over years: distinct years, end after start, a CAGR period that fits.
 
     A claim whose years include "current" is valid when one of its readings (the publication
@@ -583,7 +597,7 @@ def _structure(f: pd.DataFrame, claims: pd.DataFrame, rules: _Rules) -> None:
     rules.flag(frame, mask, "f_field", lambda bad: bad["message"])
 
 
-def _says_something(f: pd.DataFrame, claims: pd.DataFrame, rules: _Rules) -> None:
+def _says_something(f: pd.DataFrame, claims: pd.DataFrame, rules: Rules) -> None:
     """A trajectory says something: at least one value or a CAGR."""
     role = f["role"].to_numpy(dtype=object)
     said = np.zeros(len(claims), bool)

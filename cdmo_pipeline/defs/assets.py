@@ -140,19 +140,31 @@ def refresh_tables(
     context: dg.AssetExecutionContext, settings: CdmoSettings, warehouse_db: WarehouseResource
 ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
     with user_errors():
-        prepared = pipeline.prepare(settings.sources_path, settings.horizon)
-        built = prepared.tables
-        context.log.info(f"built {', '.join(f'{n}: {len(df)}' for n, df in built.items())}")
-        for name, failures in prepared.report.schema_failures.items():
-            yield checks.schema_result(name, built[name], failures)
-        wh = warehouse_db.get()
-        # Publishes only if every table and invariant held; otherwise raises, publishing nothing.
-        receipt = pipeline.publish(
-            prepared, wh, run_id=context.run.run_id, on_step=lambda s: context.log.info(f"publish: {s}")
-        )
-    for name, df in built.items():
-        yield dg.MaterializeResult(asset_key=name, metadata=table_metadata(name, df))
-    files = built["sources"][["file", "format", "source_id", "sha256"]].sort_values("file")
+        try:
+            outcome = pipeline.run(
+                settings.sources_path,
+                warehouse_db.get(),
+                settings.horizon,
+                run_id=context.run.run_id,
+                on_step=lambda s: context.log.info(s),
+            )
+        except pipeline.RefreshAuditError as exc:
+            for name, failures in exc.report.schema_failures.items():
+                yield checks.schema_result(name, 0, failures)
+            raise
+    receipt = outcome.receipt
+    for name, failures in outcome.report.schema_failures.items():
+        yield checks.schema_result(name, receipt.row_counts[name], failures)
+    for name, preview in outcome.previews.items():
+        yield dg.MaterializeResult(asset_key=name, metadata=table_metadata(name, preview, receipt.row_counts[name]))
+    files = outcome.sources[["file", "format", "source_id", "sha256"]].sort_values("file")
+    counts = pd.DataFrame(
+        {
+            "table": list(receipt.row_counts),
+            "rows": list(receipt.row_counts.values()),
+            "content_hash": [receipt.table_hashes[t] for t in receipt.row_counts],
+        }
+    )
     yield dg.MaterializeResult(
         asset_key="warehouse",
         metadata={
@@ -161,28 +173,15 @@ def refresh_tables(
             "published_at": receipt.published_at,
             "sources_dir": dg.MetadataValue.path(str(settings.sources_path)),
             "source_files": dg.MetadataValue.md(markdown_table(files, max_rows=500)),
-            "tables": dg.MetadataValue.md(
-                markdown_table(
-                    pd.DataFrame(
-                        {
-                            "table": list(receipt.row_counts),
-                            "rows": list(receipt.row_counts.values()),
-                            "content_hash": [receipt.table_hashes[t] for t in receipt.row_counts],
-                        }
-                    ),
-                    max_rows=50,
-                )
-            ),
+            "tables": dg.MetadataValue.md(markdown_table(counts, max_rows=50)),
             "dagster/row_count": int(sum(receipt.row_counts.values())),
         },
     )
-    yield checks.consistency_result(built["cagr_checks"])
-    sources_with_text = built["sources"].loc[built["sources"]["text"].notna()]
-    yield checks.coverage_result(
-        textcoverage.uncovered_numbers(settings.sources_path, sources_with_text), len(sources_with_text)
-    )
-    yield checks.shares_result(built["segment_shares"])
-    yield checks.readback_result(wh, receipt)
+    yield checks.consistency_result(outcome.inconsistent, outcome.verdicts)
+    with_text = outcome.sources.loc[outcome.sources["text"].notna()]
+    yield checks.coverage_result(textcoverage.uncovered_numbers(settings.sources_path, with_text), len(with_text))
+    yield checks.shares_result(outcome.implausible_shares, receipt.row_counts["segment_shares"])
+    yield checks.readback_result(warehouse_db.get(), receipt)
 
 
 REPORTS = "reports"

@@ -13,7 +13,6 @@
 import dagster as dg
 import pandas as pd
 
-from cdmo_pipeline.core import schemas
 from cdmo_pipeline.core.tables import TABLE_NAMES
 from cdmo_pipeline.defs.metadata import markdown_table
 from cdmo_pipeline.warehouse import Receipt, Warehouse
@@ -67,12 +66,10 @@ EVIDENCE = [
 ]
 
 
-def schema_result(name: str, table: pd.DataFrame, failures: pd.DataFrame | None) -> dg.AssetCheckResult:
+def schema_result(name: str, rows: int, failures: pd.DataFrame | None) -> dg.AssetCheckResult:
     spec = SCHEMA_CHECKS[name]
     if failures is None:
-        return dg.AssetCheckResult(
-            asset_key=spec.asset_key, check_name=spec.name, passed=True, metadata={"rows": len(table)}
-        )
+        return dg.AssetCheckResult(asset_key=spec.asset_key, check_name=spec.name, passed=True, metadata={"rows": rows})
     summary = failures.groupby(["column", "check"], dropna=False).size().reset_index(name="cases")
     return dg.AssetCheckResult(
         asset_key=spec.asset_key,
@@ -87,9 +84,8 @@ def schema_result(name: str, table: pd.DataFrame, failures: pd.DataFrame | None)
     )
 
 
-def consistency_result(cagr_checks: pd.DataFrame) -> dg.AssetCheckResult:
-    failing = schemas.soft_failures("cagr_checks", cagr_checks)["stated_cagr_matches_endpoints"]
-    verdicts = cagr_checks["verdict"].value_counts().to_dict()
+def consistency_result(failing: pd.DataFrame, verdicts: pd.Series) -> dg.AssetCheckResult:
+    """``failing``: the rows of cagr_checks failing its soft check (pandera's own failure cases)."""
     metadata: dict[str, object] = {f"n_{k}": int(v) for k, v in sorted(verdicts.items())}
     base = {"asset_key": CAGR_CONSISTENCY.asset_key, "check_name": CAGR_CONSISTENCY.name}
     if failing.empty:
@@ -108,11 +104,11 @@ def consistency_result(cagr_checks: pd.DataFrame) -> dg.AssetCheckResult:
     )
 
 
-def shares_result(segment_shares: pd.DataFrame) -> dg.AssetCheckResult:
+def shares_result(odd: pd.DataFrame, rows: int) -> dg.AssetCheckResult:
+    """``odd``: the segment shares whose verdict is not plausible."""
     base = {"asset_key": SHARES_PLAUSIBLE.asset_key, "check_name": SHARES_PLAUSIBLE.name}
-    odd = segment_shares.loc[segment_shares["verdict"] != "plausible"]
     if odd.empty:
-        return dg.AssetCheckResult(**base, passed=True, metadata={"rows": len(segment_shares)})
+        return dg.AssetCheckResult(**base, passed=True, metadata={"rows": rows})
     return dg.AssetCheckResult(
         **base,
         passed=False,

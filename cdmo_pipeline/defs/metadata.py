@@ -32,9 +32,13 @@ def table_schema(name: str) -> dg.TableSchema:
     )
 
 
-def table_metadata(name: str, df: pd.DataFrame) -> dict[str, object]:
+def table_metadata(name: str, preview: pd.DataFrame, rows: int) -> dict[str, object]:
+    """Column schema, row count and the first rows (``preview``) of a published table."""
+    text = markdown_table(preview)
+    if rows > len(preview):
+        text += f"\n\n_first {len(preview)} of {rows:,} rows_"
     return {
         "dagster/column_schema": table_schema(name),
-        "dagster/row_count": dg.MetadataValue.int(len(df)),
-        "preview": dg.MetadataValue.md(markdown_table(df)),
+        "dagster/row_count": dg.MetadataValue.int(rows),
+        "preview": dg.MetadataValue.md(text),
     }

@@ -99,7 +99,10 @@ def load_tables(con: duckdb.DuckDBPyConnection) -> dict[str, pd.DataFrame]:
     """
     present = {
         r[0]
-        for r in con.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'").fetchall()
+        for r in con.execute(
+            "SELECT table_name FROM information_schema.tables"
+            " WHERE table_catalog = current_database() AND table_schema = 'main'"
+        ).fetchall()
     }
     missing = [n for n in REQUIRED_TABLES if n not in present]
     if missing:

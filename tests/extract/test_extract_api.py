@@ -65,7 +65,7 @@ def test_yaml_keeps_numbers_as_written() -> None:
     assert 'value: "9.0"' in out
     assert 'value: "1,500"' in out
     assert 'year: "2025"' in out
-    back = load_yaml(out)
+    back, _ = load_yaml(out)
     assert back["claims"][0]["cagr"]["value"] == "9.0"
     assert back["claims"][0]["cagr"]["period"] == {"from": "2025", "to": "2030"}
     assert back["source"]["published"] == "2025"
