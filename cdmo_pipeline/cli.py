@@ -22,8 +22,9 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.table import Table
+from typer._click import exceptions as click_exceptions  # the click vendored by typer
 
-from cdmo_pipeline.config import Settings, dagster_home
+from cdmo_pipeline.config import PROJECT_ROOT, Settings, dagster_home
 from cdmo_pipeline.core.errors import CdmoError
 
 app = typer.Typer(
@@ -37,6 +38,8 @@ out = Console()
 err = Console(stderr=True)
 
 EXIT_FAILED, EXIT_USAGE = 1, 2
+# A project-local Dagster home: no telemetry, no welcome pop-up over the asset graph.
+DAGSTER_YAML = "telemetry:\n  enabled: false\nnux:\n  enabled: false\n"
 
 
 def _print_error(message: str, hint: str = "") -> None:
@@ -65,7 +68,7 @@ def _ensure_dagster_home() -> Path:
     os.environ["DAGSTER_HOME"] = str(home)
     config = home / "dagster.yaml"
     if not config.exists():
-        config.write_text("telemetry:\n  enabled: false\n")
+        config.write_text(DAGSTER_YAML)
     return home
 
 
@@ -176,7 +179,11 @@ def _failure_message(result: object) -> str:
             root = error
             while root.cause is not None:
                 root = root.cause
-            return f"internal error: {root.cls_name}: {root.message.strip()}"
+            message = root.message.strip()
+            prefix = f"{root.cls_name}: "
+            return (
+                f"internal error: {root.cls_name}: {message[len(prefix) :] if message.startswith(prefix) else message}"
+            )
     for event in result.all_events:
         if event.event_type_value == "ASSET_CHECK_EVALUATION" and not event.event_specific_data.passed:
             return f"check {event.event_specific_data.check_name} failed: {event.event_specific_data.description}"
@@ -275,7 +282,11 @@ def ui(
     _settings()
     _ensure_dagster_home()
     exe = Path(sys.executable).with_name("dagster")
-    args = [str(exe), "dev", "-h", "127.0.0.1", "-p", str(port), "-m", "cdmo_pipeline.definitions"]
+    # The workspace file names the code location as `make ui` and pyproject do (cdmo_pipeline),
+    # so schedule and sensor state carry over whichever way the UI is started.
+    workspace = PROJECT_ROOT / "workspace.yaml"
+    target = ["-w", str(workspace)] if workspace.exists() else ["-m", "cdmo_pipeline.definitions"]
+    args = [str(exe), "dev", "-h", "127.0.0.1", "-p", str(port), *target]
     out.print(f"Dagster UI on http://127.0.0.1:{port} (DAGSTER_HOME={os.environ['DAGSTER_HOME']})")
     os.execv(args[0], args)
 
@@ -435,9 +446,16 @@ def synth(
 
 
 def main() -> None:
-    # Typer handles usage errors itself (a message and exit 2); everything else ends here.
     try:
-        app()
+        app(standalone_mode=False)
+    except click_exceptions.ClickException as exc:  # bad usage: one line, the usage, exit 2
+        _print_error(
+            exc.format_message(), f"See `{exc.ctx.command_path if getattr(exc, 'ctx', None) else 'cdmo'} --help`."
+        )
+        sys.exit(exc.exit_code)
+    except click_exceptions.Abort:
+        _print_error("aborted")
+        sys.exit(EXIT_FAILED)
     except CdmoError as exc:  # anything a command did not catch itself
         _print_error(str(exc), exc.hint)
         sys.exit(EXIT_FAILED)

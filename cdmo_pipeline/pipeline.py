@@ -140,7 +140,17 @@ def run(
         }
         paths = pd.concat(kept["paths"], ignore_index=True) if kept["paths"] else _paths(None)
         stated = pd.concat(kept["stated"], ignore_index=True)
-        across = {"sources": core["sources"], "markets": markets, **tables.reconciled(core, paths, stated)}
+        across = {
+            "sources": core["sources"],
+            "markets": markets,
+            "claim_origins": reconcile.claim_origins(core, paths),
+        }
+        for batch in reconcile.cross_source_batches(core, stated, chunk_claims):
+            part = {"cross_source": batch}
+            report.merge(audit.audit(part, complete=False))
+            report.merge(audit.AuditReport({}, audit.global_invariants(core["sources"], markets, claims_all, part)))
+            snap.append("cross_source", batch)
+            previews.setdefault("cross_source", batch.head(PREVIEW_ROWS))
         report.merge(audit.audit(across, complete=False))
         report.merge(audit.AuditReport({}, audit.global_invariants(core["sources"], markets, claims_all, across)))
         del core, claims_all, paths, stated, figures
@@ -163,8 +173,9 @@ def run(
 
 
 def _compact(frame: pd.DataFrame) -> pd.DataFrame:
-    """Repeated ids as categoricals: kept for the whole refresh, so kept small."""
-    return frame.astype({c: "category" for c in frame.columns if c != "claim_id"})
+    """Text as Arrow strings: kept for the whole refresh, so kept small (and combined
+    without falling back to Python objects)."""
+    return frame.astype(pd.StringDtype("pyarrow"))
 
 
 def _reconcile_figures(figures: pd.DataFrame | None) -> pd.DataFrame:

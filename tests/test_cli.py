@@ -276,11 +276,10 @@ def test_report_prints_markdown(published: Refreshed) -> None:
 
 
 def test_report_summary(published: Refreshed) -> None:
-    full = cdmo(published.env, "report")
-    short = cdmo(published.env, "report", "--summary")
-    assert short.code == 0, short
-    assert short.out.startswith("# "), short.out[:500]
-    assert len(short.out) <= len(full.out)
+    result = cdmo(published.env, "report", "--summary")
+    assert result.code == 0, result
+    assert result.out.startswith("# "), result.out[:500]
+    assert "## Summary" in result.out, result.out[:2000]
 
 
 def test_report_html_file(published: Refreshed, tmp_path: Path) -> None:

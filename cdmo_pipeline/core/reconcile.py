@@ -16,6 +16,8 @@
 All of it is merges and group-bys over whole frames.
 """
 
+from collections.abc import Iterator
+
 import numpy as np
 import pandas as pd
 
@@ -105,18 +107,39 @@ def stated_values(figures: pd.DataFrame, claims: pd.DataFrame) -> pd.DataFrame:
     values, at = values.loc[has_market], at[has_market]
     market = claims["market_id"].astype(object).to_numpy()[at]
     keep = pd.notna(market)
+    text = pd.StringDtype("pyarrow")  # Arrow strings stay compact when chunks are combined
     return pd.DataFrame(
         {
-            "source_id": values["source_id"].astype("category").to_numpy()[keep],
-            "claim_id": values["claim_id"].astype(str).to_numpy()[keep],
-            "source_market_id": pd.Categorical(market[keep]),
-            "currency": pd.Categorical(claims["currency"].astype(object).to_numpy()[at][keep]),
+            "source_id": values["source_id"].astype(text).to_numpy()[keep],
+            "claim_id": values["claim_id"].astype(text).to_numpy()[keep],
+            "source_market_id": pd.array(market[keep], dtype=text),
+            "currency": pd.array(claims["currency"].astype(object).to_numpy()[at][keep], dtype=text),
             "year": values["year"].astype("int64").to_numpy()[keep],
             "value": values["value"].to_numpy(float)[keep],
             "low": values["low"].to_numpy(float)[keep],
             "high": values["high"].to_numpy(float)[keep],
         }
     )
+
+
+def cross_source_batches(
+    tables: dict[str, pd.DataFrame], stated: pd.DataFrame, max_rows: int
+) -> Iterator[pd.DataFrame]:
+    """``cross_source`` a few market groups at a time (groups are independent): memory follows
+    the batch, not the corpus."""
+    group = comparison_market(tables["markets"])
+    groups = stated["source_market_id"].astype(object).map(group).to_numpy(dtype=object)
+    sizes = pd.Series(groups).value_counts().sort_index()
+    batch: list[str] = []
+    rows = 0
+    for name, n in sizes.items():
+        batch.append(name)
+        rows += n
+        if rows >= max_rows:
+            yield cross_source(tables, stated.loc[np.isin(groups, batch)])
+            batch, rows = [], 0
+    if batch:
+        yield cross_source(tables, stated.loc[np.isin(groups, batch)])
 
 
 def cross_source(tables: dict[str, pd.DataFrame], stated: pd.DataFrame | None = None) -> pd.DataFrame:

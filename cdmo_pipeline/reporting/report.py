@@ -466,9 +466,14 @@ class _Report:
             Bullets(
                 (
                     line(
-                        strong(f"{len(s)} sources"),
-                        f": {n_primary} audited article{'s' if n_primary != 1 else ''} and"
-                        f" {len(s) - n_primary} published sources to compare with ({kinds_txt}).",
+                        strong(f"{len(s)} source{'s' if len(s) != 1 else ''}"),
+                        f": {n_primary} audited article{'s' if n_primary != 1 else ''}"
+                        + (
+                            f" and {len(s) - n_primary} published source{'s' if len(s) - n_primary != 1 else ''}"
+                            f" to compare with ({kinds_txt})."
+                            if len(s) > n_primary
+                            else ", and no published source to compare with."
+                        ),
                     ),
                     line(
                         strong(f"{len(c)} claims"),

@@ -1,0 +1,1 @@
+"""Benchmarks of cdmo-pipeline against their floors (``python -m bench``; see BENCHMARKS.md)."""
