@@ -449,9 +449,9 @@ def main() -> None:
     try:
         app(standalone_mode=False)
     except click_exceptions.ClickException as exc:  # bad usage: one line, the usage, exit 2
-        _print_error(
-            exc.format_message(), f"See `{exc.ctx.command_path if getattr(exc, 'ctx', None) else 'cdmo'} --help`."
-        )
+        if exc.format_message().strip():  # (no arguments at all: the help was the message)
+            command = exc.ctx.command_path if getattr(exc, "ctx", None) else "cdmo"
+            _print_error(exc.format_message(), f"See `{command} --help`.")
         sys.exit(exc.exit_code)
     except click_exceptions.Abort:
         _print_error("aborted")
