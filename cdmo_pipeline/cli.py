@@ -446,22 +446,30 @@ def synth(
 
 
 def main() -> None:
+    sys.exit(_run())
+
+
+def _run() -> int:
+    """Run the command; the exit code. Every error ends as one line, never a traceback."""
     try:
-        app(standalone_mode=False)
+        # Not standalone: usage errors come here to be written as one line; an Exit raised
+        # by a command (``fail``) comes back as its exit code.
+        code = app(standalone_mode=False)
+        return code if isinstance(code, int) else 0
     except click_exceptions.ClickException as exc:  # bad usage: one line, the usage, exit 2
         if exc.format_message().strip():  # (no arguments at all: the help was the message)
             command = exc.ctx.command_path if getattr(exc, "ctx", None) else "cdmo"
             _print_error(exc.format_message(), f"See `{command} --help`.")
-        sys.exit(exc.exit_code)
-    except click_exceptions.Abort:
+        return exc.exit_code
+    except typer.Abort:
         _print_error("aborted")
-        sys.exit(EXIT_FAILED)
+        return EXIT_FAILED
     except CdmoError as exc:  # anything a command did not catch itself
         _print_error(str(exc), exc.hint)
-        sys.exit(EXIT_FAILED)
+        return EXIT_FAILED
     except KeyboardInterrupt:
         _print_error("interrupted", "Nothing half-done was published: a refresh publishes all tables or none.")
-        sys.exit(130)
+        return 130
     except Exception as exc:
         if os.environ.get("CDMO_DEBUG"):
             raise
@@ -469,7 +477,7 @@ def main() -> None:
             f"internal error: {type(exc).__name__}: {exc}",
             "Set CDMO_DEBUG=1 to see the traceback, and please report it.",
         )
-        sys.exit(EXIT_FAILED)
+        return EXIT_FAILED
 
 
 if __name__ == "__main__":

@@ -7,6 +7,9 @@
 | CDMO_REPORTS_DIR          | data/reports            | audit report and charts                   |
 | CDMO_PROJECTION_HORIZON   | (none)                  | last year to extrapolate projections to   |
 | CDMO_LOCK_TIMEOUT         | 30                      | seconds to wait for a busy warehouse      |
+| CDMO_CHUNK_CLAIMS         | 100000                  | claims per chunk (memory follows it)      |
+| CDMO_EXECUTOR             | in_process              | Dagster executor of the refresh job       |
+| CDMO_PARQUET_DIR          | (none)                  | also export every table as Parquet there  |
 
 Defaults are relative to the project root; values given in the environment are taken as
 given (relative to the working directory, as a shell user expects).
@@ -35,6 +38,9 @@ class Settings:
     reports_dir: Path
     horizon: int | None
     lock_timeout: float
+    chunk_claims: int = 100_000
+    executor: str = "in_process"
+    parquet_dir: str | None = None
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -44,7 +50,23 @@ class Settings:
             reports_dir=_path("CDMO_REPORTS_DIR", "data/reports"),
             horizon=_horizon(os.environ.get("CDMO_PROJECTION_HORIZON", "")),
             lock_timeout=_positive_float("CDMO_LOCK_TIMEOUT", os.environ.get("CDMO_LOCK_TIMEOUT", ""), 30.0),
+            chunk_claims=int(
+                _positive_float("CDMO_CHUNK_CLAIMS", os.environ.get("CDMO_CHUNK_CLAIMS", ""), 100_000) or 1
+            ),
+            executor=_choice("CDMO_EXECUTOR", EXECUTORS),
+            parquet_dir=os.environ.get("CDMO_PARQUET_DIR", "").strip() or None,
         )
+
+
+# Executors the refresh job may run on; the default runs every step in this process.
+EXECUTORS = ("in_process", "multiprocess")
+
+
+def _choice(var: str, choices: tuple[str, ...]) -> str:
+    value = os.environ.get(var, "").strip() or choices[0]
+    if value not in choices:
+        raise CdmoError(f"{var} must be one of {', '.join(choices)}, not {value!r}")
+    return value
 
 
 def _horizon(text: str) -> int | None:

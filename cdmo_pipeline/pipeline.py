@@ -10,6 +10,9 @@ chunk and every table passed: the snapshot is committed at the very end, or disc
 The Dagster op runs exactly this; tests and benchmarks call it directly.
 """
 
+import contextlib
+import ctypes
+import gc
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -79,8 +82,13 @@ def run(
     chunk_claims: int = CHUNK_CLAIMS,
     run_id: str | None = None,
     on_step: Callable[[str], None] | None = None,
+    parquet_dir: str | None = None,
 ) -> Outcome:
-    """The whole refresh: publishes every table as one snapshot, or raises and publishes nothing."""
+    """The whole refresh: publishes every table as one snapshot, or raises and publishes nothing.
+
+    ``parquet_dir`` also exports the published snapshot as Parquet (a directory or an object
+    store URI), for readers that do not speak DuckDB's file format.
+    """
     step = on_step or (lambda _name: None)
     step("read")
     plan = sources.plan(Path(sources_dir))
@@ -123,6 +131,8 @@ def run(
                 # Tracing articles' claims to reports needs every figure and path (small corpora).
                 kept["figures"].append(_reconcile_figures(built["figures"]))
                 kept["paths"].append(_paths(proj))
+            del built, proj, claims, figures, raw
+            release_memory()
         if not kept["claims"] and not rules.issues and report.ok:
             rules.issues.append(no_claims(plan.directory))
         if rules.issues:
@@ -161,6 +171,9 @@ def run(
             previews[name] = df.head(PREVIEW_ROWS)
         sources_table = across["sources"]
         receipt = snap.commit(sources_table)
+    if parquet_dir:
+        step("export_parquet")
+        warehouse.export_parquet(parquet_dir, receipt.refresh_id)
     return Outcome(
         receipt,
         report,
@@ -170,6 +183,15 @@ def run(
         inconsistent=pd.concat(kept["inconsistent"], ignore_index=True),
         implausible_shares=pd.concat(kept["shares"], ignore_index=True),
     )
+
+
+def release_memory() -> None:
+    """Return freed memory to the system between chunks: pandas' many short-lived arrays
+    fragment the C heap, and the process would otherwise keep the high-water mark of every
+    chunk."""
+    gc.collect()
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 def _compact(frame: pd.DataFrame) -> pd.DataFrame:

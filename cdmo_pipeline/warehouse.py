@@ -51,7 +51,12 @@ REFRESHES = "refreshes"
 REFRESH_TABLES = "refresh_tables"
 MANAGED = {REFRESHES, REFRESH_TABLES}
 DEFAULT_LOCK_TIMEOUT = 30.0
+# The published tables of the attached warehouse (not those of other attached databases).
+TABLES_SQL = "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = 'main'"
 _RETRY_PAUSE = 0.2
+# Writers keep DuckDB's own memory bounded (it spills to a temp folder beside the file), so a
+# million-claim refresh fits in a laptop's memory beside pandas' working set.
+_WRITER_CONFIG = {"memory_limit": "1GB"}
 
 
 @dataclass(frozen=True)
@@ -145,6 +150,35 @@ class Warehouse:
                 return None
             rows = con.execute(f'SELECT * FROM "{REFRESHES}" ORDER BY published_at DESC, refresh_id DESC LIMIT 1').df()
         return None if rows.empty else rows.iloc[0].to_dict()
+
+    def export_parquet(self, target: str, refresh_id: str) -> list[str]:
+        """Copy every published table to Parquet under ``target`` (a directory, or an object
+        store URI pyarrow knows, such as s3://bucket/prefix): ``<target>/<refresh_id>/<table>.parquet``,
+        then ``<target>/latest.json`` naming that refresh, written last, so a reader of the
+        pointer never sees half an export."""
+        import pyarrow.fs as pafs
+        import pyarrow.parquet as pq
+
+        fs, root = (
+            pafs.FileSystem.from_uri(target)
+            if "://" in target
+            else (pafs.LocalFileSystem(), str(Path(target).resolve()))
+        )
+        folder = f"{root.rstrip('/')}/{refresh_id}"
+        fs.create_dir(folder, recursive=True)
+        written = []
+        with self.reader() as con:
+            names = [n for (n,) in con.execute(TABLES_SQL + " ORDER BY table_name").fetchall()]
+            for name in names:
+                reader = con.sql(f'SELECT * FROM "{name}"').to_arrow_reader()
+                path = f"{folder}/{name}.parquet"
+                with fs.open_output_stream(path) as out, pq.ParquetWriter(out, reader.schema) as writer:
+                    for batch in reader:
+                        writer.write_batch(batch)
+                written.append(path)
+        with fs.open_output_stream(f"{root.rstrip('/')}/latest.json") as out:
+            out.write(json.dumps({"refresh_id": refresh_id, "tables": names}).encode())
+        return written
 
     def _connect(self, path: Path, *, read_only: bool) -> duckdb.DuckDBPyConnection:
         """Connect, retrying a lock conflict until ``lock_timeout``, then a clear error.
@@ -267,12 +301,7 @@ class Warehouse:
             return None, None
         con = self._connect(self.path, read_only=True)
         try:
-            names = set(
-                con.execute(
-                    "SELECT table_name FROM duckdb_tables()"
-                    " WHERE database_name = current_database() AND schema_name = 'main'"
-                ).fetchall()
-            )
+            names = set(con.execute(TABLES_SQL).fetchall())
             names = {n for (n,) in names}
             if names and REFRESHES not in names:
                 raise CdmoError(
@@ -340,7 +369,7 @@ class Snapshot:
         self.views, self.history, self.history_tables, self.step = views, history, history_tables, step
         self.staging = candidate.with_name(candidate.name.replace(".candidate", ".staging"))
         self.counts: dict[str, int] = {}
-        self.con: duckdb.DuckDBPyConnection | None = duckdb.connect(str(self.staging))
+        self.con: duckdb.DuckDBPyConnection | None = duckdb.connect(str(self.staging), config=_WRITER_CONFIG)
         self.con.execute("SET enable_progress_bar = false")
 
     def append(self, name: str, df: pd.DataFrame) -> None:
@@ -371,7 +400,7 @@ class Snapshot:
         published_at = dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
         record = _refresh_record(self.refresh_id, published_at, self.run_id, sources, self.counts)
         self.step("publish_transaction")
-        con = duckdb.connect(str(self.candidate))
+        con = duckdb.connect(str(self.candidate), config=_WRITER_CONFIG)
         try:
             con.execute("SET enable_progress_bar = false")
             con.execute("ATTACH ? AS staged (READ_ONLY)", [str(self.staging)])

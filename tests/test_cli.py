@@ -82,10 +82,12 @@ def assert_clean_error(result: Result, code: int | None = None) -> str:
 
 
 def assert_usage_error(result: Result) -> None:
-    """Typer's own usage errors: exit 2, the usage line and the problem, no traceback."""
+    """Usage errors: exit 2, one `error:` line naming the problem, then where to look, no traceback."""
     assert result.code == 2, result
     assert "Traceback" not in result.err + result.out, result
-    assert "Usage: cdmo" in result.err, result
+    lines = result.err.strip().splitlines()
+    assert lines[0].startswith("error: "), result
+    assert "--help" in lines[-1], result
 
 
 def sha256(path: Path) -> str:

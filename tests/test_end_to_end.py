@@ -127,3 +127,20 @@ def test_cli_honours_horizon_and_fails_clearly_on_bad_input(article_dir, isolate
     assert "error:" in bad.stderr and "broken.yaml" in bad.stderr
     assert "Traceback" not in bad.stdout + bad.stderr
     assert Path(env["CDMO_DUCKDB_PATH"]).read_bytes() == before
+
+
+def test_parquet_export_is_the_published_snapshot(article_dir, tmp_path) -> None:
+    """CDMO_PARQUET_DIR: every table as Parquet under the refresh id, pointer written last."""
+    import json
+
+    from cdmo_pipeline import pipeline
+    from cdmo_pipeline.warehouse import Warehouse
+
+    db, out = tmp_path / "w.duckdb", tmp_path / "parquet"
+    outcome = pipeline.run(article_dir, Warehouse(db), parquet_dir=str(out))
+    latest = json.loads((out / "latest.json").read_text())
+    assert latest["refresh_id"] == outcome.receipt.refresh_id
+    for table in TABLE_NAMES:
+        path = out / latest["refresh_id"] / f"{table}.parquet"
+        exported = duckdb.sql(f"SELECT * FROM read_parquet('{path}') ORDER BY ALL").fetchall()
+        assert exported == _sql(str(db), f"SELECT * FROM {table} ORDER BY ALL"), table

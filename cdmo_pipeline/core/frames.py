@@ -28,6 +28,12 @@ def text(values: pd.Series | np.ndarray | list) -> pd.Series:
     series = values if isinstance(values, pd.Series) else pd.Series(values)
     if series.dtype == STRING:
         return series
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        # Decode the dictionary in Arrow: no Python string per row.
+        codes = pa.array(series.cat.codes.to_numpy(), mask=series.cat.codes.to_numpy() < 0)
+        dictionary = pa.array(series.cat.categories.astype(str).to_numpy(dtype=object), type=pa.string())
+        decoded = pa.DictionaryArray.from_arrays(codes, dictionary).dictionary_decode()
+        return pd.Series(pd.array(decoded, dtype=STRING), index=series.index)
     objects = series.astype(object)
     return objects.where(series.notna(), None).astype(STRING)
 

@@ -94,18 +94,18 @@ def _categorical(column: pd.Series, cno: np.ndarray) -> pd.Categorical:
 
 _EMPTY_TYPES = {
     "cno": "int64",
-    "claim_id": object,
-    "source_id": object,
-    "market_id": object,
+    "claim_id": "category",
+    "source_id": "category",
+    "market_id": "category",
     "year": "int64",
-    "basis": object,
+    "basis": "category",
     "central": float,
     "low": float,
     "high": float,
     "is_stated_year": bool,
     "is_extrapolated": bool,
-    "currency": object,
-    "reading": object,
+    "currency": "category",
+    "reading": "category",
 }
 
 

@@ -21,6 +21,7 @@ from collections.abc import Iterator
 import numpy as np
 import pandas as pd
 
+from cdmo_pipeline.core.frames import text
 from cdmo_pipeline.core.projections import preferred_paths
 
 PUBLISHER_KINDS = ("report", "press_release")
@@ -128,29 +129,35 @@ def cross_source_batches(
     """``cross_source`` a few market groups at a time (groups are independent): memory follows
     the batch, not the corpus."""
     group = comparison_market(tables["markets"])
-    groups = stated["source_market_id"].astype(object).map(group).to_numpy(dtype=object)
-    sizes = pd.Series(groups).value_counts().sort_index()
-    batch: list[str] = []
+    meta = _source_meta(tables["sources"])  # once, not per batch
+    markets = pd.Categorical(stated["source_market_id"].astype(str))
+    # Each row's comparison group, as an integer code: batches select by a lookup, not by text.
+    groups = pd.Categorical(pd.Series(markets.categories).map(group).to_numpy(dtype=object))
+    row_group = groups.codes[markets.codes]
+    sizes = np.bincount(row_group, minlength=len(groups.categories))
+    selected = np.zeros(len(groups.categories), dtype=bool)
     rows = 0
-    for name, n in sizes.items():
-        batch.append(name)
-        rows += n
+    for code in np.argsort(groups.categories.to_numpy(dtype=object), kind="stable"):
+        selected[code] = True
+        rows += sizes[code]
         if rows >= max_rows:
-            yield cross_source(tables, stated.loc[np.isin(groups, batch)])
-            batch, rows = [], 0
-    if batch:
-        yield cross_source(tables, stated.loc[np.isin(groups, batch)])
+            yield cross_source(tables, stated.loc[selected[row_group]], meta)
+            selected[:], rows = False, 0
+    if selected.any():
+        yield cross_source(tables, stated.loc[selected[row_group]], meta)
 
 
-def cross_source(tables: dict[str, pd.DataFrame], stated: pd.DataFrame | None = None) -> pd.DataFrame:
+def cross_source(
+    tables: dict[str, pd.DataFrame], stated: pd.DataFrame | None = None, meta: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """Every source's stated figure per comparable market and year, beside the group's range.
 
     ``stated`` (from :func:`stated_values`) defaults to the stated values of ``tables``'
-    figures and claims.
+    figures and claims; ``meta`` (per source) is computed when not given.
     """
     rows = stated if stated is not None else stated_values(tables["figures"], tables["claims"])
     group = comparison_market(tables["markets"])
-    meta = _source_meta(tables["sources"])
+    meta = meta if meta is not None else _source_meta(tables["sources"])
     source = pd.Categorical(rows["source_id"].astype(str))
     at = pd.Index(meta.index.astype(str)).get_indexer(source.categories)  # per distinct source, once
     codes = source.codes
@@ -225,7 +232,7 @@ def cross_source(tables: dict[str, pd.DataFrame], stated: pd.DataFrame | None = 
 
 
 def _text(values: pd.Series) -> pd.Series:
-    return values.astype(object).where(values.notna(), None).astype(pd.StringDtype("pyarrow"))
+    return text(values)
 
 
 def _plain(frame: pd.DataFrame) -> pd.DataFrame:

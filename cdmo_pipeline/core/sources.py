@@ -22,6 +22,7 @@ import yaml
 from pydantic import ValidationError
 
 from cdmo_pipeline.core.errors import SourceIssue, SourceValidationError
+from cdmo_pipeline.core.frames import STRING
 from cdmo_pipeline.core.source_format import (
     BULK_COLUMNS,
     MARKETS_FILE,
@@ -236,8 +237,14 @@ class Plan:
 
     def chunks(self, max_claims: int) -> Iterator[RawCorpus]:
         """The claims and figures, a chunk of whole sources at a time."""
-        if len(self._yaml_claims):
-            yield self._raw([self._yaml_claims], [self._yaml_figures])
+        claims, figures = self._yaml_claims, self._yaml_figures
+        if len(claims):
+            # YAML sources are small: group whole sources up to the chunk size.
+            per_source = claims.groupby("source_id", sort=False).size()
+            batch = (per_source.cumsum() - 1) // max(max_claims, 1)
+            for _, ids in per_source.index.to_series().groupby(batch.to_numpy(), sort=True):
+                keep = claims["source_id"].isin(ids).to_numpy(bool)
+                yield self._raw([claims.loc[keep]], [figures.loc[figures["source_id"].isin(ids).to_numpy(bool)]])
         for bulk in self.reader.bulk:
             for piece in bulk.slices(max_claims):
                 claims, figures = _bulk_claims(piece, bulk.rel)
@@ -533,9 +540,6 @@ EXTRA_COLUMNS = [
     "file", "source_id", "kind", "literal", "reason", "paragraph",
     "locator_text", "locator_start", "locator_end", "line",
 ]  # fmt: skip
-
-
-STRING = pd.StringDtype("pyarrow")
 
 
 NUMERIC_COLUMNS = ("paragraph", "locator_start", "locator_end", "line", "position")

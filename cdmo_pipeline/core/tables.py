@@ -13,7 +13,8 @@ import numpy as np
 import pandas as pd
 
 from cdmo_pipeline.core import cagr, derive, projections, reconcile
-from cdmo_pipeline.core.sources import STRING, read_corpus
+from cdmo_pipeline.core.frames import STRING, text
+from cdmo_pipeline.core.sources import read_corpus
 from cdmo_pipeline.core.validate import Corpus, validate
 
 
@@ -24,16 +25,6 @@ def load_corpus(sources_dir: Path) -> Corpus:
 
 def run_check(corpus: Corpus) -> cagr.CheckResult:
     return cagr.check(corpus.claims, corpus.figures)
-
-
-def text(values: pd.Series | np.ndarray) -> pd.Series:
-    """An Arrow string column; missing (None, NaN, NA) stays missing."""
-    series = values if isinstance(values, pd.Series) else pd.Series(values)
-    if series.dtype == STRING:
-        return series
-    if isinstance(series.dtype, pd.CategoricalDtype):
-        series = series.astype(object)
-    return series.astype(object).where(series.notna(), None).astype(STRING)
 
 
 def nullable_int(values: pd.Series | np.ndarray) -> pd.Series:

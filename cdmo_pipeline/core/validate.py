@@ -12,11 +12,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 import pyarrow.compute as pc
 
 from cdmo_pipeline.core.errors import SourceIssue, SourceValidationError, issues_from_mask
-from cdmo_pipeline.core.frames import to_number
+from cdmo_pipeline.core.frames import arrow, to_number
 from cdmo_pipeline.core.numbers import QUALIFIERS, parse_numbers
 from cdmo_pipeline.core.source_format import (
     CLAIM_KINDS,
@@ -56,26 +55,19 @@ class Corpus:
     extras: pd.DataFrame
 
 
-def arrow(values: pd.Series) -> pa.Array | pa.ChunkedArray:
-    """A column as Arrow strings (zero-copy for Arrow-backed columns)."""
-    if isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow":
-        return pa.array(values)
-    return pa.array(values.astype(object).where(values.notna(), None).to_numpy(dtype=object), type=pa.string())
-
-
 def matches(values: pd.Series, pattern: str) -> np.ndarray:
     """Vectorised full match (RE2 through pyarrow); missing values do not match."""
     hit = pc.match_substring_regex(arrow(values), pattern)
     return pc.fill_null(hit, False).to_numpy(zero_copy_only=False)
 
 
-def text(values: pd.Series) -> pd.Series:
+def trimmed(values: pd.Series) -> pd.Series:
     """Trimmed Arrow strings with missing as ''."""
     return values.astype(STRING).fillna("").str.strip()
 
 
 def blank(values: pd.Series) -> np.ndarray:
-    return (text(values) == "").to_numpy(dtype=bool)
+    return (trimmed(values) == "").to_numpy(dtype=bool)
 
 
 def word_count(values: pd.Series) -> np.ndarray:
@@ -167,7 +159,7 @@ def _sources(s: pd.DataFrame, rules: Rules) -> pd.DataFrame:
     conf_bad = ~blank(s["confidence"]) & ~s["confidence"].isin(CONFIDENCE_LEVELS).fillna(False).to_numpy(bool)
     rules.flag(s, conf_bad, "f_confidence", "must be one of " + ", ".join(CONFIDENCE_LEVELS))
 
-    published = text(s["published"])
+    published = trimmed(s["published"])
     year = pd.to_numeric(published.str.slice(0, 4), errors="coerce")
     shaped = matches(published, PUBLISHED_RE)
     # A date must exist: 2025-02-30 and 2025-13 are refused, 2025-02 and 2025-02-28 are fine.
@@ -379,12 +371,12 @@ def _figures(f: pd.DataFrame, claims: pd.DataFrame, rules: Rules) -> pd.DataFram
     rules.flag(f, is_cagr & share_claim, "f_value", "a share claim has no CAGR")
     rules.flag(f, is_share & trajectory, "f_value", "a trajectory claim states start, end or points, not `value`")
 
-    f["literal"] = text(f["value"])
+    f["literal"] = trimmed(f["value"])
     parsed = parse_numbers(f["literal"], f["qualifier"])
     f["error"] = parsed["error"]
     has_error = parsed["error"].notna().to_numpy()
     rules.flag(f, has_error, "f_value", lambda bad: "'" + bad["literal"].astype(str) + "' " + bad["error"].astype(str))
-    f["qualifier_text"] = text(f["qualifier"])
+    f["qualifier_text"] = trimmed(f["qualifier"])
     rules.flag(
         f,
         parsed["qualifier_error"].notna().to_numpy(),
@@ -396,7 +388,7 @@ def _figures(f: pd.DataFrame, claims: pd.DataFrame, rules: Rules) -> pd.DataFram
         f, ok & money & parsed["is_percent"].fillna(False).to_numpy(bool), "f_value", "a money value takes no '%'"
     )
 
-    scale = text(f["scale"]).str.lower()
+    scale = trimmed(f["scale"]).str.lower()
     f["scale_text"] = scale
     has_scale = (scale != "").fillna(False).to_numpy(bool)
     known_scale = scale.isin(SCALES).fillna(False).to_numpy(bool)
@@ -437,7 +429,7 @@ def _figures(f: pd.DataFrame, claims: pd.DataFrame, rules: Rules) -> pd.DataFram
     )
 
     # Years: a 4-digit year in range or "current"; money values need one, shares may have one.
-    year = text(f["year"]).str.lower()
+    year = trimmed(f["year"]).str.lower()
     has_year = (year != "").fillna(False).to_numpy(bool)
     rules.flag(f, money & ~has_year, "f_year", "is required")
     is_current = (year == "current").fillna(False).to_numpy(bool)
@@ -451,8 +443,8 @@ def _figures(f: pd.DataFrame, claims: pd.DataFrame, rules: Rules) -> pd.DataFram
         f, ~year_ok & ~is_cagr, "f_year", f'must be a 4-digit year between {YEAR_MIN} and {YEAR_MAX}, or "current"'
     )
 
-    p_from = text(f["period_from"]).str.lower()
-    p_to = text(f["period_to"]).str.lower()
+    p_from = trimmed(f["period_from"]).str.lower()
+    p_to = trimmed(f["period_to"]).str.lower()
     has_from, has_to = (p_from != "").fillna(False).to_numpy(bool), (p_to != "").fillna(False).to_numpy(bool)
     rules.flag(f, is_cagr & (has_from != has_to), "f_period", "a CAGR period needs both from and to")
     period_years = []

@@ -145,6 +145,8 @@ def refresh_tables(
                 settings.sources_path,
                 warehouse_db.get(),
                 settings.horizon,
+                chunk_claims=settings.chunk_claims,
+                parquet_dir=settings.parquet_dir,
                 run_id=context.run.run_id,
                 on_step=lambda s: context.log.info(s),
             )

@@ -14,6 +14,8 @@ class CdmoSettings(dg.ConfigurableResource):
     sources_dir: str
     reports_dir: str
     horizon: int | None = None
+    chunk_claims: int = 100_000
+    parquet_dir: str | None = None
 
     @property
     def sources_path(self) -> Path:
@@ -46,6 +48,8 @@ def default_resources(settings: Settings | None = None) -> dict[str, object]:
             sources_dir=str(settings.sources_dir),
             reports_dir=str(settings.reports_dir),
             horizon=settings.horizon,
+            chunk_claims=settings.chunk_claims,
+            parquet_dir=settings.parquet_dir,
         ),
         "warehouse_db": WarehouseResource(path=str(settings.duckdb_path), lock_timeout=settings.lock_timeout),
     }
