@@ -71,15 +71,17 @@ def machine() -> dict[str, str]:
         pass
     mem = ""
     try:
-        kb = int(next(line for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal")).split()[1])
+        kb = int(
+            next(
+                line for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal")
+            ).split()[1]
+        )
         mem = f"{kb / 1024 / 1024:.0f} GiB"
     except (OSError, StopIteration):
         pass
-    versions = subprocess.run(
-        [PYTHON, "-c", "import dagster, pandas, pandera, duckdb, pyarrow; print(dagster.__version__, pandas.__version__, pandera.__version__, duckdb.__version__, pyarrow.__version__)"],
-        capture_output=True, text=True, check=False,
-    ).stdout.split()  # fmt: skip
     names = ("dagster", "pandas", "pandera", "duckdb", "pyarrow")
+    probe = f"import {', '.join(names)}; print({', '.join(n + '.__version__' for n in names)})"
+    versions = subprocess.run([PYTHON, "-c", probe], capture_output=True, text=True, check=False).stdout.split()
     return {
         "cpu": cpu,
         "cores": str(os.cpu_count()),
@@ -114,7 +116,9 @@ def corpus(n: int) -> Path:
     path = DATA / f"synth-{n}"
     if not (path / "markets.yaml").exists():
         shutil.rmtree(path, ignore_errors=True)
-        subprocess.run([str(Path(PYTHON).with_name("cdmo")), "synth", "-n", str(n), "--seed", "0", "-o", str(path)], check=True)
+        subprocess.run(
+            [str(Path(PYTHON).with_name("cdmo")), "synth", "-n", str(n), "--seed", "0", "-o", str(path)], check=True
+        )
     return path
 
 
@@ -193,7 +197,11 @@ def render(results: dict) -> str:
     if len(sizes) >= 2:
         a, b = sizes[-2], sizes[-1]
         growth = b["refresh_s"] / a["refresh_s"]
-        lines += ["", f"{b['claims'] // a['claims']}× the claims cost {growth:.1f}× the time (target ≤ {TARGETS['tenfold_time_ratio']:.0f}×)."]
+        lines += [
+            "",
+            f"{b['claims'] // a['claims']}× the claims cost {growth:.1f}× the time"
+            f" (target ≤ {TARGETS['tenfold_time_ratio']:.0f}×).",
+        ]
     lines += [
         "",
         "## Import time",
@@ -210,15 +218,31 @@ def render(results: dict) -> str:
         "|---|---:|---|",
     ]
     big = next((s for s in sizes if s["claims"] == 1_000_000), None)
-    checks = [("default refresh ≤ 1.2× the Dagster floor", f"{fw['ratio']:.2f}×", fw["ratio"] <= TARGETS["article_vs_dagster_floor"])]
+    checks = [
+        (
+            "default refresh ≤ 1.2× the Dagster floor",
+            f"{fw['ratio']:.2f}×",
+            fw["ratio"] <= TARGETS["article_vs_dagster_floor"],
+        )
+    ]
     if big:
         checks += [
-            ("1 000 000 claims ≤ 2.5× the DuckDB floor", f"{big['ratio']:.2f}×", big["ratio"] <= TARGETS["million_vs_duckdb_floor"]),
-            ("1 000 000 claims under 1.5 GB peak", f"{big['refresh_peak_mb']:,.0f} MB", big["refresh_peak_mb"] < TARGETS["million_peak_mb"]),
+            (
+                "1 000 000 claims ≤ 2.5× the DuckDB floor",
+                f"{big['ratio']:.2f}×",
+                big["ratio"] <= TARGETS["million_vs_duckdb_floor"],
+            ),
+            (
+                "1 000 000 claims under 1.5 GB peak",
+                f"{big['refresh_peak_mb']:,.0f} MB",
+                big["refresh_peak_mb"] < TARGETS["million_peak_mb"],
+            ),
         ]
     if len(sizes) >= 2:
         growth = sizes[-1]["refresh_s"] / sizes[-2]["refresh_s"]
-        checks.append(("ten times the claims ≤ 11× the time", f"{growth:.1f}×", growth <= TARGETS["tenfold_time_ratio"]))
+        checks.append(
+            ("ten times the claims ≤ 11× the time", f"{growth:.1f}×", growth <= TARGETS["tenfold_time_ratio"])
+        )
     lines += [f"| {name} | {value} | {'yes' if ok else '**no**'} |" for name, value, ok in checks]
     lines += ["", (ROOT / "bench" / "NOTES.md").read_text().strip(), ""]
     return "\n".join(lines)

@@ -39,7 +39,9 @@ def main(mode: str, *args: str) -> dict[str, object]:
         def trivial() -> int:
             return 1
 
-        defs = dg.Definitions(assets=[trivial], jobs=[dg.define_asset_job("floor", executor_def=dg.in_process_executor)])
+        defs = dg.Definitions(
+            assets=[trivial], jobs=[dg.define_asset_job("floor", executor_def=dg.in_process_executor)]
+        )
         return {"times": run_job("floor", defs, int(args[0]))}
     if mode == "refresh-job":
         from cdmo_pipeline.definitions import defs

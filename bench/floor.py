@@ -162,7 +162,9 @@ def run(sources_dir: Path, out: Path) -> dict[str, float]:
             started = time.perf_counter()
             con.execute(sql, {"files": files} if "$files" in sql else None)
             timings[name] = time.perf_counter() - started
-        counts = {t: con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0] for t in ("vals", "cagr_checks", "projections")}
+        counts = {
+            t: con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0] for t in ("vals", "cagr_checks", "projections")
+        }
     finally:
         con.close()
     return timings | {f"rows_{t}": float(n) for t, n in counts.items()}

@@ -22,7 +22,6 @@ import pandas as pd
 from cdmo_pipeline.core import audit, reconcile, sources, tables
 from cdmo_pipeline.core.errors import AuditError, SourceValidationError
 from cdmo_pipeline.core.projections import preferred_paths
-from cdmo_pipeline.core.reconcile import PUBLISHER_KINDS
 from cdmo_pipeline.core.schemas import soft_failures
 from cdmo_pipeline.core.validate import Corpus, Rules, no_claims, validate_claims, validate_globals
 from cdmo_pipeline.warehouse import Receipt, Warehouse
@@ -97,7 +96,7 @@ def run(
     corpus = Corpus(source_rows, market_rows, pd.DataFrame(), pd.DataFrame(), plan.extras)
     markets = tables.markets_table(corpus)
     # Claims of articles are traced to reports (claim_origins), which needs each claim's path.
-    has_articles = not source_rows["kind"].isin(PUBLISHER_KINDS).all()
+    has_articles = bool(reconcile.is_subject(source_rows).any())
     report = audit.AuditReport({}, {})
     previews: dict[str, pd.DataFrame] = {}
     kept: dict[str, list[pd.DataFrame]] = {

@@ -525,18 +525,34 @@ def test_ui_serves_the_dagster_ui_with_its_daemon(ui: Server) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "cdmo ui runs `dagster dev -m cdmo_pipeline.definitions`, so its code location is named "
-        "'cdmo_pipeline.definitions', while workspace.yaml (whose comment says it is what `make ui` runs) "
-        "and pyproject's [tool.dagster] name it 'cdmo_pipeline': schedule and sensor state and run "
-        "selectors differ between `make ui` and `dagster dev -w workspace.yaml`"
-    ),
-)
 def test_ui_code_location_is_the_workspace_one(ui: Server) -> None:
     entries = ui.graphql(UI_QUERY)["workspaceOrError"]["locationEntries"]
     assert [e["name"] for e in entries] == ["cdmo_pipeline"]
+
+
+def _listening(port: int) -> set[str]:
+    """Addresses (IPv4 and IPv6, hex as the kernel writes them) listening on ``port``."""
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            rows = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            local, state = row.split()[1], row.split()[3]
+            address, hex_port = local.rsplit(":", 1)
+            if state == "0A" and int(hex_port, 16) == port:  # 0A: LISTEN
+                found.add(address)
+    return found
+
+
+@pytest.mark.slow
+def test_ui_serves_the_definitions_on_loopback(ui: Server) -> None:
+    """The UI listens on 127.0.0.1 only: never on all interfaces (0.0.0.0 or ::)."""
+    if not Path("/proc/net/tcp").exists():
+        pytest.skip("no /proc/net/tcp: cannot read the socket table on this system")
+    addresses = _listening(ui.port)
+    assert addresses == {"0100007F"}, addresses  # 127.0.0.1, little-endian hex
 
 
 @pytest.mark.slow

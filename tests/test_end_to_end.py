@@ -24,7 +24,9 @@ def _sql(path: str, query: str) -> list[tuple]:
 def _assert_article_figures(db: str) -> None:
     """What the issue judges, asked of the published file with SQL."""
     (verdict, implied, reading) = _sql(
-        db, "SELECT verdict, implied_cagr, reading FROM cagr_checks WHERE claim_id = 'cdmo-article-2025/global-cdmo-market'"
+        db,
+        "SELECT verdict, implied_cagr, reading FROM cagr_checks"
+        " WHERE claim_id = 'cdmo-article-2025/global-cdmo-market'",
     )[0]
     assert verdict == "consistent"
     assert round(implied, 2) == 8.96
@@ -144,3 +146,23 @@ def test_parquet_export_is_the_published_snapshot(article_dir, tmp_path) -> None
         path = out / latest["refresh_id"] / f"{table}.parquet"
         exported = duckdb.sql(f"SELECT * FROM read_parquet('{path}') ORDER BY ALL").fetchall()
         assert exported == _sql(str(db), f"SELECT * FROM {table} ORDER BY ALL"), table
+
+
+def test_extract_review_save_refresh_round_trip(tmp_path) -> None:
+    """Issue 7's round trip, with no hand edits: extract the article, save, refresh, query."""
+    from cdmo_pipeline import pipeline
+    from cdmo_pipeline.extract import extract, to_yaml
+    from cdmo_pipeline.warehouse import Warehouse
+    from tests.conftest import SHARED
+
+    text = (SHARED / "seeds" / "cdmo-article.txt").read_text(encoding="utf-8")
+    sources = tmp_path / "sources"
+    sources.mkdir()
+    (sources / "draft.yaml").write_text(to_yaml(extract(text, source_id="draft-article", published="2025")))
+    db = tmp_path / "w.duckdb"
+    pipeline.refresh(sources, Warehouse(db))
+    rows = dict(_sql(str(db), "SELECT verdict, count(*) FROM cagr_checks GROUP BY verdict"))
+    assert rows == {"consistent": 1, "unverifiable": 2}
+    (implied,) = _sql(str(db), "SELECT round(implied_cagr, 2) FROM cagr_checks WHERE verdict = 'consistent'")[0]
+    assert implied == 8.96
+    assert _sql(str(db), "SELECT count(*) FROM figures")[0][0] == 8

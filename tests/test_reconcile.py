@@ -70,7 +70,8 @@ def test_cross_source_ranges_for_the_three_markets(published) -> None:
     assert {"global-cdmo", "biologics-cdmo", "india-pharma"} <= set(summary["market_id"])
     g2025 = sql(
         published,
-        "SELECT * FROM cross_source WHERE market_id = 'global-cdmo' AND year = 2025 AND basis = 'stated' ORDER BY value",
+        "SELECT * FROM cross_source WHERE market_id = 'global-cdmo'"
+        " AND year = 2025 AND basis = 'stated' ORDER BY value",
     )
     counted = g2025.loc[g2025["counted"], "value"]
     assert g2025["n_sources"].iloc[0] == counted.size

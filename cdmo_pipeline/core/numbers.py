@@ -59,7 +59,7 @@ HEDGES: tuple[str, ...] = tuple(q for q in QUALIFIERS if QUALIFIER_POLICY[q].hed
 # An integer part as written: thousands groups led by a non-zero digit ("1,500", not "0,255",
 # which is a decimal comma), or plain digits without a leading zero ("0", "15", not "0173").
 _INT = r"[1-9][0-9]{0,2}(?:,[0-9]{3})+|0|[1-9][0-9]*"
-_NUMBER_RE = (
+NUMBER_RE = (
     rf"^(?P<a_sign>[-+]?)(?P<a_int>{_INT})(?:\.(?P<a_frac>[0-9]+))?(?P<a_pct>%?)"
     rf"(?:\s*(?:-|–|—|to)\s*(?P<b_int>{_INT})(?:\.(?P<b_frac>[0-9]+))?(?P<b_pct>%?))?$"
 )
@@ -124,7 +124,7 @@ def parse_numbers(literals: pd.Series, qualifiers: pd.Series | None = None) -> p
         else pd.Series("none", index=literals.index, dtype=object)
     )
     arr = _to_arrow(literals)
-    parts = pc.extract_regex(arr, _NUMBER_RE)
+    parts = pc.extract_regex(arr, NUMBER_RE)
     matched = parts.is_valid().to_numpy(zero_copy_only=False)
     filled = pc.if_else(parts.is_valid(), parts, pa.scalar({k: "" for k in _GROUPS}, parts.type))
 

@@ -6,8 +6,8 @@
   market as the group does (latest editions only); markets a publisher defines differently
   (``comparable_to``) and superseded editions are listed against it but not counted. The
   same comparison on each source's projected path is the view ``cross_source_projected``.
-- ``claim_origins``: for each claim of an article (a source that is not a market-research
-  publisher's report), the published figures it reproduces within rounding — a value in the
+- ``claim_origins``: for each claim of an audited article (:func:`is_subject`), the
+  published figures it reproduces within rounding — a value in the
   same year inside the interval the claim's literal stands for, a CAGR inside the stated
   CAGR's interval (over the same period when both state one) — ranked by how much of the
   claim they explain. A claim whose parts are best explained by different sources combines
@@ -74,6 +74,20 @@ ORIGIN_COLUMNS = [
     "combines",
     "summary",
 ]
+
+
+# Reference material lives in a folder of this name; what is beside it is being audited.
+REFERENCE_FOLDER = "reference"
+
+
+def is_subject(sources: pd.DataFrame) -> pd.Series:
+    """Sources audited in their own right — articles (and surveys), not kept as reference
+    material (under a ``reference/`` folder) — as opposed to the publishers' reports and
+    press releases they are compared with. Their claims are traced to origins."""
+    kind = sources["kind"].astype(str)
+    parts = sources["file"].astype(str).str.split("/")
+    in_reference = parts.map(lambda p: REFERENCE_FOLDER in p[:-1]).astype(bool)  # per source file, few
+    return (~kind.isin(PUBLISHER_KINDS) & ~in_reference).astype(bool)
 
 
 def comparison_market(markets: pd.DataFrame) -> pd.Series:
@@ -263,7 +277,8 @@ def _parts(figures: pd.DataFrame, subject_sources: set[str], meta: pd.DataFrame)
 def claim_origins(tables: dict[str, pd.DataFrame], projections: pd.DataFrame) -> pd.DataFrame:
     """For each article claim, the published claims that reproduce its figures, ranked."""
     meta = _source_meta(tables["sources"])
-    subject_sources = set(meta.index[~meta["is_publisher"]])
+    sources = tables["sources"]
+    subject_sources = set(sources.loc[is_subject(sources).to_numpy(bool), "source_id"].astype(str))
     if not subject_sources:
         return _empty_origins()
     group = comparison_market(tables["markets"])

@@ -21,10 +21,10 @@ import pyarrow.parquet as pq
 import yaml
 from pydantic import ValidationError
 
+from cdmo_pipeline.core import bulk_schema
 from cdmo_pipeline.core.errors import SourceIssue, SourceValidationError
 from cdmo_pipeline.core.frames import STRING
 from cdmo_pipeline.core.source_format import (
-    BULK_COLUMNS,
     MARKETS_FILE,
     ClaimDoc,
     MarketDoc,
@@ -482,28 +482,16 @@ class _Reader:
             seen.add(c)
         if len(seen) < len(table.column_names):
             return
-        missing = [c for c in BULK_COLUMNS if c not in table.column_names]
-        unknown = [c for c in table.column_names if c not in BULK_COLUMNS and c not in BULK_OPTIONAL]
-        for c in missing:
-            self.issues.append(SourceIssue(rel, None, c, "required column is missing"))
-        for c in unknown:
-            self.issues.append(SourceIssue(rel, None, c, "unknown column"))
-        for name, col in zip(table.column_names, table.columns, strict=True):
-            if not (pa.types.is_string(col.type) or pa.types.is_large_string(col.type) or pa.types.is_null(col.type)):
-                self.issues.append(
-                    SourceIssue(
-                        rel,
-                        None,
-                        name,
-                        f'is stored as {col.type}; numbers must be strings exactly as written ("9.0" is not "9")',
-                    )
-                )
-        if missing or unknown or any(i.file == rel for i in self.issues):
-            return
         if table.num_rows == 0:
             self.issues.append(SourceIssue(rel, None, None, "has no rows"))
             return
         first_row = 2 if path.name.endswith(".csv") else 1  # CSV line numbers count the header
+        lines = pd.Series(np.arange(first_row, first_row + table.num_rows))
+        # The table's format (columns, text, each column's shape), by pandera over the frame.
+        problems = bulk_schema.check_frame(_frame(table), rel, lines)
+        if problems:
+            self.issues.extend(problems)
+            return
         for c in BULK_OPTIONAL:
             if c not in table.column_names:
                 table = table.append_column(c, pa.array([""] * table.num_rows, type=pa.string()))

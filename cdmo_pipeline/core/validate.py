@@ -548,8 +548,9 @@ def _structure(f: pd.DataFrame, claims: pd.DataFrame, rules: Rules) -> None:
         e_idx = v_idx[role[v_idx] == "end"]
         start[cno[s_idx]] = years[s_idx]
         end[cno[e_idx]] = years[e_idx]
-        np.minimum.at(first, cno[v_idx], years[v_idx])
-        np.maximum.at(last, cno[v_idx], years[v_idx])
+        # fmin/fmax skip unreadable years, which are reported on their own
+        np.fmin.at(first, cno[v_idx], years[v_idx])
+        np.fmax.at(last, cno[v_idx], years[v_idx])
         with np.errstate(invalid="ignore"):
             backwards = end[cno[e_idx]] <= start[cno[e_idx]]
         for i in e_idx[backwards]:

@@ -5,9 +5,10 @@ call them.
 """
 
 from cdmo_pipeline.reporting.charts import chart_markets, projection_chart, write_charts
-from cdmo_pipeline.reporting.report import load_tables, render_html, render_markdown, write_report
+from cdmo_pipeline.reporting.report import DETAIL_LIMIT, load_tables, render_html, render_markdown, write_report
 
 __all__ = [
+    "DETAIL_LIMIT",
     "chart_markets",
     "load_tables",
     "projection_chart",

@@ -6,6 +6,7 @@ notebook that uses another backend. PNGs are written without the "Software" text
 only thing that could vary between runs: the same tables give the same bytes.
 """
 
+import hashlib
 import io
 from pathlib import Path
 
@@ -226,9 +227,27 @@ def write_charts(tables: TablesLike, out_dir: Path, markets: list[str] | None = 
     wanted = markets if markets is not None else t["projections"]["market_id"].dropna().unique()
     for market_id in sorted(wanted):
         path = out_dir / chart_file_name(market_id)
-        png = projection_chart(t, market_id)
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_bytes(png)
-        tmp.replace(path)  # atomic: a reader never sees half a PNG
+        # A chart is drawn again only when what it shows changed: a daily refresh of unchanged
+        # sources reuses it (rendering is most of the reports step's time).
+        stamp = path.with_name(f".{path.name}.inputs")
+        key = _inputs_key(t, market_id)
+        if not (path.exists() and stamp.exists() and stamp.read_text() == key):
+            png = projection_chart(t, market_id)
+            tmp = path.with_name(f".{path.name}.tmp")
+            tmp.write_bytes(png)
+            tmp.replace(path)  # atomic: a reader never sees half a PNG
+            stamp.write_text(key)
         out[market_id] = path
     return out
+
+
+def _inputs_key(t: dict[str, pd.DataFrame], market_id: str) -> str:
+    """A hash of everything a market's chart draws (rows, labels) and of the drawing code."""
+    proj = t["projections"].loc[t["projections"]["market_id"] == market_id]
+    figs = _stated_values(t, proj["claim_id"].unique())
+    srcs = t["sources"].loc[t["sources"]["source_id"].isin(proj["source_id"])]
+    digest = hashlib.sha256(Path(__file__).read_bytes())
+    labels = t["markets"].loc[t["markets"]["market_id"] == market_id]
+    for frame in (proj, figs, srcs, labels):
+        digest.update(pd.util.hash_pandas_object(frame.astype(str), index=False).to_numpy().tobytes())
+    return digest.hexdigest()

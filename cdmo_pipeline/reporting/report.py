@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from cdmo_pipeline.core.errors import CdmoError
+from cdmo_pipeline.core.reconcile import is_subject
 from cdmo_pipeline.core.tables import Tables
 from cdmo_pipeline.reporting._document import (
     Bullets,
@@ -108,7 +109,97 @@ def load_tables(con: duckdb.DuckDBPyConnection) -> dict[str, pd.DataFrame]:
     if missing:
         raise ReportInputError(f"the warehouse has no table {', '.join(missing)}: nothing to report on yet")
     names = [*REQUIRED_TABLES, *(n for n in OPTIONAL_TABLES if n in present)]
+    (n_sources,) = con.execute('SELECT count(*) FROM "sources"').fetchall()[0]
+    if n_sources > DETAIL_LIMIT:
+        return _normalise(_focused(con, names))
     return _normalise({n: con.execute(f'SELECT * FROM "{n}"').df() for n in names})
+
+
+# A large warehouse is reported in focus: every article's claims, the largest inconsistencies,
+# the most covered markets; the summary's counts are over everything (SQL).
+FOCUS_INCONSISTENT = 50
+FOCUS_MARKETS = 24
+FOCUS_SOURCES_PER_MARKET = 20
+# Not a subject (see reconcile.is_subject): a publisher's document, or kept under reference/.
+_NOT_SUBJECT = "(kind IN ('report', 'press_release') OR file LIKE 'reference/%' OR file LIKE '%/reference/%')"
+_FOCUS_SQL = {
+    # Claims shown in detail: the articles', and the largest gaps.
+    "focus_claims": f"""
+        SELECT claim_id FROM claims WHERE source_id IN (SELECT source_id FROM sources WHERE NOT {_NOT_SUBJECT})
+        UNION
+        SELECT claim_id FROM (SELECT claim_id FROM cagr_checks WHERE verdict = 'inconsistent'
+                              ORDER BY gap_pp DESC, claim_id LIMIT {FOCUS_INCONSISTENT})
+    """,
+    # Markets charted: the articles', then those most sources speak of.
+    "focus_markets": f"""
+        SELECT market_id FROM (
+            SELECT market_id, bool_or(source_id IN (SELECT source_id FROM sources WHERE NOT {_NOT_SUBJECT})) AS article,
+                   count(DISTINCT source_id) AS n
+            FROM claims WHERE market_id IS NOT NULL GROUP BY market_id
+            ORDER BY article DESC, n DESC, market_id LIMIT {FOCUS_MARKETS})
+    """,
+}
+
+
+def _focused(con: duckdb.DuckDBPyConnection, names: list[str]) -> dict[str, pd.DataFrame]:
+    """The tables a large warehouse's report needs, filtered in SQL, and the totals."""
+    con.execute(f"CREATE TEMP TABLE focus_claims AS {_FOCUS_SQL['focus_claims']}")
+    con.execute(f"CREATE TEMP TABLE focus_markets AS {_FOCUS_SQL['focus_markets']}")
+    con.execute(
+        f"""CREATE TEMP TABLE focus_chart_sources AS
+        SELECT market_id, source_id FROM (
+            SELECT DISTINCT c.market_id, c.source_id,
+                   c.source_id IN (SELECT source_id FROM sources WHERE NOT {_NOT_SUBJECT}) AS article
+            FROM claims AS c WHERE c.market_id IN (SELECT market_id FROM focus_markets))
+        QUALIFY row_number() OVER (PARTITION BY market_id ORDER BY article DESC, source_id)
+                <= {FOCUS_SOURCES_PER_MARKET}"""
+    )
+    by_claim = "WHERE claim_id IN (SELECT claim_id FROM focus_claims)"
+    queries = {
+        "sources": "SELECT * FROM sources",
+        "markets": "SELECT * FROM markets",
+        "claims": f"SELECT * FROM claims {by_claim}",
+        "figures": f"SELECT * FROM figures {by_claim}",
+        "cagr_checks": f"SELECT * FROM cagr_checks {by_claim}",
+        "implied_figures": f"SELECT * FROM implied_figures {by_claim}",
+        "projections": "SELECT p.* FROM projections AS p JOIN focus_chart_sources USING (market_id, source_id)",
+        "segment_shares": "SELECT * FROM segment_shares WHERE segment_claim_id IN (SELECT claim_id FROM focus_claims)",
+        "cross_source": "SELECT * FROM cross_source WHERE market_id IN (SELECT market_id FROM focus_markets)",
+        "claim_origins": f"SELECT * FROM claim_origins {by_claim}",
+    }
+    out = {n: con.execute(queries[n]).df() for n in names}
+    # The claims charted need their own rows too (labels, stated points).
+    charted = con.execute(
+        """SELECT f.* FROM figures AS f JOIN claims AS c USING (claim_id)
+           JOIN focus_chart_sources AS s ON s.market_id = c.market_id AND s.source_id = c.source_id
+           WHERE f.claim_id NOT IN (SELECT claim_id FROM focus_claims)"""
+    ).df()
+    out["figures"] = pd.concat([out["figures"], charted], ignore_index=True)
+    totals = con.execute(
+        """SELECT
+            (SELECT count(*) FROM claims) AS claims,
+            (SELECT count(*) FROM claims WHERE kind = 'trajectory') AS trajectories,
+            (SELECT count(*) FROM claims WHERE kind = 'share') AS shares,
+            (SELECT count(*) FROM cagr_checks) AS checks,
+            (SELECT count(*) FROM implied_figures) AS implied,
+            (SELECT count(*) FROM projections) AS projection_rows,
+            (SELECT count(DISTINCT market_id) FROM projections) AS projected_markets,
+            (SELECT count(*) FROM segment_shares) AS share_rows,
+            (SELECT count(*) FROM segment_shares WHERE verdict <> 'plausible') AS share_flagged,
+            (SELECT count(*) FROM cagr_checks WHERE verdict = 'inconsistent') AS inconsistent"""
+    ).df()
+    verdicts = con.execute(
+        f"""SELECT coalesce(k.verdict, 'not checked') AS verdict,
+                   CASE WHEN c.source_id IN (SELECT source_id FROM sources WHERE NOT {_NOT_SUBJECT})
+                        THEN 'primary' ELSE 'reference' END AS "group", count(*) AS n
+            FROM claims AS c LEFT JOIN cagr_checks AS k USING (claim_id) GROUP BY ALL"""
+    ).df()
+    out["_totals"], out["_verdicts"] = totals, verdicts
+    out["_market_counts"] = con.execute(
+        """SELECT market_id, count(*) AS claims, count(DISTINCT source_id) AS sources FROM claims
+           WHERE market_id IN (SELECT market_id FROM focus_markets) GROUP BY market_id"""
+    ).df()
+    return out
 
 
 def as_tables(tables: TablesLike) -> dict[str, pd.DataFrame]:
@@ -136,9 +227,8 @@ def _normalise(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
 
 
 def is_primary(sources: pd.DataFrame) -> pd.Series:
-    """Sources audited in their own right (the article): files at the top of the sources
-    directory; the published reports they are compared with live under ``reference/``."""
-    return ~sources["file"].astype(str).str.contains("/", regex=False)
+    """Sources audited in their own right (the same split as ``claim_origins``)."""
+    return is_subject(sources)
 
 
 def ordered_sources(sources: pd.DataFrame) -> pd.DataFrame:
@@ -417,6 +507,7 @@ class _Report:
             mine = self.cross
             if "basis" in mine:
                 mine = mine.loc[mine["basis"] == "stated"]  # the figures as written, not the paths
+            mine = mine.loc[mine["claim_id"].isin(self.claims["claim_id"])]  # claims the report shows
             self.cross_by_claim = _records_by(mine.sort_values(["claim_id", "year"]), "claim_id")
         verdict = self.claims["claim_id"].map(self.checks["verdict"]).fillna("not checked")
         self.claim_verdict = verdict.set_axis(self.claims["claim_id"])
@@ -461,6 +552,16 @@ class _Report:
         claim_kinds = c["kind"].value_counts()
         shares = self.t["segment_shares"]
         flagged = shares.loc[shares["verdict"] != "plausible"]
+        totals = self.t.get("_totals")
+        n_claims, n_checks = len(c), len(self.checks)
+        n_implied, n_proj, n_charted = len(self.t["implied_figures"]), len(self.t["projections"]), len(self.charted)
+        n_shares, n_flagged = len(shares), len(flagged)
+        if totals is not None:  # a large warehouse, reported in focus: counts over everything
+            tot = totals.iloc[0]
+            claim_kinds = pd.Series({"trajectory": int(tot["trajectories"]), "share": int(tot["shares"])})
+            n_claims, n_checks, n_implied = int(tot["claims"]), int(tot["checks"]), int(tot["implied"])
+            n_proj, n_charted = int(tot["projection_rows"]), int(tot["projected_markets"])
+            n_shares, n_flagged = int(tot["share_rows"]), int(tot["share_flagged"])
         doc.add(Heading(2, line("Summary"), "summary"))
         doc.add(
             Bullets(
@@ -476,19 +577,19 @@ class _Report:
                         ),
                     ),
                     line(
-                        strong(f"{len(c)} claims"),
-                        f": {claim_kinds.get('trajectory', 0)} trajectories, {claim_kinds.get('share', 0)}"
+                        strong(f"{n_claims:,} claims"),
+                        f": {claim_kinds.get('trajectory', 0):,} trajectories, {claim_kinds.get('share', 0):,}"
                         f" share{'s' if claim_kinds.get('share', 0) != 1 else ''};"
-                        f" {len(self.checks)} with a CAGR check.",
+                        f" {n_checks:,} with a CAGR check.",
                     ),
                     line(
-                        strong(f"{len(self.t['implied_figures'])} implied figures"),
-                        f", {len(self.t['projections'])} projection rows over {len(self.charted)} markets,"
-                        f" {len(shares)} segment-share rows"
+                        strong(f"{n_implied:,} implied figures"),
+                        f", {n_proj:,} projection rows over {n_charted} markets,"
+                        f" {n_shares:,} segment-share rows"
                         + (
                             " (all plausible)."
-                            if flagged.empty
-                            else f" ({len(flagged)} where the segment may exceed its parent)."
+                            if n_flagged == 0
+                            else f" ({n_flagged:,} where the segment may exceed its parent)."
                         ),
                     ),
                 )
@@ -498,6 +599,14 @@ class _Report:
         counts = pd.crosstab(self.claim_verdict.to_numpy(), group).reindex(
             index=list(VERDICT_ORDER), columns=["primary", "reference"], fill_value=0
         )
+        if "_verdicts" in self.t:
+            counts = (
+                self.t["_verdicts"]
+                .pivot_table(index="verdict", columns="group", values="n", aggfunc="sum")
+                .reindex(index=list(VERDICT_ORDER), columns=["primary", "reference"], fill_value=0)
+                .fillna(0)
+                .astype(int)
+            )
         first = "Article" if n_primary == 1 else "Articles"
         doc.add(
             Table(
@@ -516,6 +625,8 @@ class _Report:
         )
         bad = self.t["cagr_checks"]
         bad = bad.loc[bad["verdict"] == "inconsistent"].sort_values(["gap_pp", "claim_id"], ascending=[False, True])
+        n_bad = int(totals.iloc[0]["inconsistent"]) if totals is not None else len(bad)
+        bad = bad.head(FOCUS_INCONSISTENT)
         doc.add(Heading(3, line("Inconsistent claims"), "inconsistent-claims"))
         if bad.empty:
             doc.add(Paragraph(line("No stated CAGR contradicts its endpoints.")))
@@ -552,8 +663,14 @@ class _Report:
                     tones=("bad",) * len(rows),
                 )
             )
+            if n_bad > len(rows):
+                doc.add(
+                    Paragraph(line(f"The {len(rows)} largest gaps of {n_bad:,}; all are in the table `cagr_checks`."))
+                )
         if not flagged.empty:
-            worst = flagged.sort_values("share_high", ascending=False).drop_duplicates(["market_id", "source_id"])
+            worst = (
+                flagged.sort_values("share_high", ascending=False).drop_duplicates(["market_id", "source_id"]).head(20)
+            )
             doc.add(
                 Paragraph(
                     line(
@@ -804,6 +921,8 @@ class _Report:
 
     def market_sections(self, doc: Document) -> None:
         claims_per = self.claims.groupby("market_id").agg(claims=("claim_id", "size"), sources=("source_id", "nunique"))
+        if "_market_counts" in self.t:  # in focus: the charted markets, counted over everything
+            claims_per = self.t["_market_counts"].set_index("market_id")[["claims", "sources"]]
         markets = self.t["markets"]
         markets = markets.loc[markets["market_id"].isin(claims_per.index)]
         if markets.empty:
