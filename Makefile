@@ -20,12 +20,14 @@ ui: $(STAMP)
 
 install: $(STAMP)
 
-# One stamp per lock: reinstall when the lock or the project metadata changes.
+# One stamp per lock: reinstall when the lock or the project metadata changes. setuptools
+# warns on every editable install that a same-named folder could shadow the package; this
+# project is that folder, so the warning is silenced.
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
+	$(BIN)/python -m pip install --quiet "pip==26.3"
 	$(BIN)/python -m pip install --quiet -r requirements.lock
-	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	PYTHONWARNINGS=ignore::UserWarning $(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
 
 lint: $(STAMP)
@@ -42,7 +44,7 @@ bench: $(STAMP)
 # Re-resolve the lock from pyproject.toml (needs the network).
 lock:
 	rm -rf .lockenv && $(PYTHON) -m venv .lockenv
-	.lockenv/bin/python -m pip install --quiet --upgrade "pip>=24"
+	.lockenv/bin/python -m pip install --quiet "pip==26.3"
 	.lockenv/bin/python -m pip install --quiet setuptools wheel ".[dev]"
 	(echo '# Exact versions of every dependency (transitive included); regenerate with: make lock'; .lockenv/bin/python -m pip freeze --all --exclude cdmo-pipeline --exclude pip) > requirements.lock
 	rm -rf .lockenv
