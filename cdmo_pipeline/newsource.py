@@ -12,6 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from cdmo_pipeline.core import reconcile, tables
+from cdmo_pipeline.core.frames import plain
 from cdmo_pipeline.extract import coverage, extract, to_yaml
 from cdmo_pipeline.reporting.report import load_tables
 from cdmo_pipeline.warehouse import Warehouse
@@ -100,13 +101,5 @@ def _with_published_markets(doc: dict, published: dict[str, pd.DataFrame] | None
 
 def _union(published: pd.DataFrame, own: pd.DataFrame) -> pd.DataFrame:
     """Rows of both, in one shape (text as Python objects)."""
-    frames = [_plain(published[[c for c in own.columns if c in published.columns]]), _plain(own)]
+    frames = [plain(published[[c for c in own.columns if c in published.columns]]), plain(own)]
     return pd.concat([f for f in frames if not f.empty] or frames[:1], ignore_index=True)
-
-
-def _plain(frame: pd.DataFrame) -> pd.DataFrame:
-    out = frame.copy()
-    for col in out.columns:
-        if isinstance(out[col].dtype, pd.StringDtype | pd.CategoricalDtype) or out[col].dtype == object:
-            out[col] = out[col].astype(object).where(out[col].notna(), None)
-    return out

@@ -38,6 +38,15 @@ def text(values: pd.Series | np.ndarray | list) -> pd.Series:
     return objects.where(series.notna(), None).astype(STRING)
 
 
+def plain(frame: pd.DataFrame) -> pd.DataFrame:
+    """Text columns as Python objects with None: for the few rows where Arrow buys nothing."""
+    out = frame.copy()
+    for col in out.columns:
+        if isinstance(out[col].dtype, pd.StringDtype | pd.CategoricalDtype) or out[col].dtype == object:
+            out[col] = out[col].astype(object).where(out[col].notna(), None)
+    return out
+
+
 def isin(values: pd.Series, allowed: Iterable[object] | pd.Series) -> np.ndarray:
     """``values.isin(allowed)`` as a numpy bool array; missing values are never in."""
     if isinstance(allowed, pd.Series):

@@ -21,7 +21,7 @@ from collections.abc import Iterator
 import numpy as np
 import pandas as pd
 
-from cdmo_pipeline.core.frames import text
+from cdmo_pipeline.core.frames import plain, text
 from cdmo_pipeline.core.projections import preferred_paths
 
 PUBLISHER_KINDS = ("report", "press_release")
@@ -241,20 +241,7 @@ def cross_source(
         "kind",
         "confidence",
     ):
-        out[col] = _text(out[col])
-    return out
-
-
-def _text(values: pd.Series) -> pd.Series:
-    return text(values)
-
-
-def _plain(frame: pd.DataFrame) -> pd.DataFrame:
-    """Text columns as Python objects with None: the few rows matched here need no Arrow."""
-    out = frame.copy()
-    for col in out.columns:
-        if isinstance(out[col].dtype, pd.StringDtype | pd.CategoricalDtype) or out[col].dtype == object:
-            out[col] = out[col].astype(object).where(out[col].notna(), None)
+        out[col] = text(out[col])
     return out
 
 
@@ -282,14 +269,14 @@ def claim_origins(tables: dict[str, pd.DataFrame], projections: pd.DataFrame) ->
     if not subject_sources:
         return _empty_origins()
     group = comparison_market(tables["markets"])
-    claims = _plain(tables["claims"][["claim_id", "source_id", "market_id", "currency"]]).set_index("claim_id")
+    claims = plain(tables["claims"][["claim_id", "source_id", "market_id", "currency"]]).set_index("claim_id")
     figures = tables["figures"]
     figures = figures.loc[figures["role"].isin([*VALUE_ROLES, "cagr"]).fillna(False).to_numpy(bool)]
     market = figures["claim_id"].astype(object).map(claims["market_id"])
     subject = figures["source_id"].isin(subject_sources).fillna(False).to_numpy(bool)
     # Candidates: figures of the markets (as compared) that the subjects speak of.
     in_play = market.map(group).isin(set(market[subject].map(group).dropna())).to_numpy(bool)
-    figures = _plain(figures.loc[in_play])
+    figures = plain(figures.loc[in_play])
     parts = _parts(figures, subject_sources, meta)
     if parts.empty:
         return _empty_origins()
@@ -372,7 +359,7 @@ def claim_origins(tables: dict[str, pd.DataFrame], projections: pd.DataFrame) ->
         "explanation",
         "summary",
     ):
-        out[col] = _text(out[col])
+        out[col] = text(out[col])
     return out
 
 

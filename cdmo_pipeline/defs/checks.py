@@ -84,38 +84,41 @@ def schema_result(name: str, rows: int, failures: pd.DataFrame | None) -> dg.Ass
     )
 
 
+def _warning(spec: dg.AssetCheckSpec, passed: bool, metadata: dict, description: str) -> dg.AssetCheckResult:
+    """A finding about the sources: published with the data, so a failure warns, never blocks."""
+    return dg.AssetCheckResult(
+        asset_key=spec.asset_key,
+        check_name=spec.name,
+        passed=passed,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=None if passed else description,
+        metadata=metadata,
+    )
+
+
 def consistency_result(failing: pd.DataFrame, verdicts: pd.Series) -> dg.AssetCheckResult:
     """``failing``: the rows of cagr_checks failing its soft check (pandera's own failure cases)."""
     metadata: dict[str, object] = {f"n_{k}": int(v) for k, v in sorted(verdicts.items())}
-    base = {"asset_key": CAGR_CONSISTENCY.asset_key, "check_name": CAGR_CONSISTENCY.name}
-    if failing.empty:
-        return dg.AssetCheckResult(**base, passed=True, metadata=metadata)
-    evidence = failing[EVIDENCE].sort_values("gap_pp", ascending=False)
-    metadata |= {
-        "inconsistent_claims": dg.MetadataValue.json(evidence["claim_id"].tolist()[:500]),
-        "evidence": dg.MetadataValue.md(markdown_table(evidence, max_rows=MAX_LISTED)),
-    }
-    return dg.AssetCheckResult(
-        **base,
-        passed=False,
-        severity=dg.AssetCheckSeverity.WARN,
-        description=f"{len(failing)} stated CAGR(s) do not follow from their endpoints (published with their verdict).",
-        metadata=metadata,
+    if not failing.empty:
+        evidence = failing[EVIDENCE].sort_values("gap_pp", ascending=False)
+        metadata |= {
+            "inconsistent_claims": dg.MetadataValue.json(evidence["claim_id"].tolist()[:500]),
+            "evidence": dg.MetadataValue.md(markdown_table(evidence, max_rows=MAX_LISTED)),
+        }
+    return _warning(
+        CAGR_CONSISTENCY,
+        failing.empty,
+        metadata,
+        f"{len(failing)} stated CAGR(s) do not follow from their endpoints (published with their verdict).",
     )
 
 
 def shares_result(odd: pd.DataFrame, rows: int) -> dg.AssetCheckResult:
     """``odd``: the segment shares whose verdict is not plausible."""
-    base = {"asset_key": SHARES_PLAUSIBLE.asset_key, "check_name": SHARES_PLAUSIBLE.name}
-    if odd.empty:
-        return dg.AssetCheckResult(**base, passed=True, metadata={"rows": rows})
-    return dg.AssetCheckResult(
-        **base,
-        passed=False,
-        severity=dg.AssetCheckSeverity.WARN,
-        description=f"{len(odd)} segment share(s) may exceed the parent market.",
-        metadata={"rows": dg.MetadataValue.md(markdown_table(odd, max_rows=MAX_LISTED))},
-    )
+    metadata: dict[str, object] = {"rows": rows}
+    if not odd.empty:
+        metadata = {"rows": dg.MetadataValue.md(markdown_table(odd, max_rows=MAX_LISTED))}
+    return _warning(SHARES_PLAUSIBLE, odd.empty, metadata, f"{len(odd)} segment share(s) may exceed the parent market.")
 
 
 def readback_result(warehouse: Warehouse, receipt: Receipt) -> dg.AssetCheckResult:
@@ -133,16 +136,12 @@ def readback_result(warehouse: Warehouse, receipt: Receipt) -> dg.AssetCheckResu
 
 
 def coverage_result(uncovered: pd.DataFrame, n_texts: int) -> dg.AssetCheckResult:
-    base = {"asset_key": TEXT_COVERAGE.asset_key, "check_name": TEXT_COVERAGE.name}
-    if uncovered.empty:
-        return dg.AssetCheckResult(**base, passed=True, metadata={"texts_checked": n_texts})
-    return dg.AssetCheckResult(
-        **base,
-        passed=False,
-        severity=dg.AssetCheckSeverity.WARN,
-        description=f"{len(uncovered)} number(s) of the sources' texts are not accounted for.",
-        metadata={
-            "texts_checked": n_texts,
-            "numbers": dg.MetadataValue.md(markdown_table(uncovered, max_rows=MAX_LISTED)),
-        },
+    metadata: dict[str, object] = {"texts_checked": n_texts}
+    if not uncovered.empty:
+        metadata["numbers"] = dg.MetadataValue.md(markdown_table(uncovered, max_rows=MAX_LISTED))
+    return _warning(
+        TEXT_COVERAGE,
+        uncovered.empty,
+        metadata,
+        f"{len(uncovered)} number(s) of the sources' texts are not accounted for.",
     )
