@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from cdmo_pipeline.config import CHUNK_CLAIMS
 from cdmo_pipeline.core import audit, reconcile, sources, tables
 from cdmo_pipeline.core.errors import AuditError, SourceValidationError
 from cdmo_pipeline.core.projections import preferred_paths
@@ -26,8 +27,6 @@ from cdmo_pipeline.core.schemas import soft_failures
 from cdmo_pipeline.core.validate import Corpus, Rules, no_claims, validate_claims, validate_globals
 from cdmo_pipeline.warehouse import Receipt, Warehouse
 
-# Claims per chunk: a hundred thousand keep a refresh near one and a half gigabytes.
-CHUNK_CLAIMS = 100_000
 PREVIEW_ROWS = 10
 
 

@@ -125,8 +125,8 @@ def stated_values(figures: pd.DataFrame, claims: pd.DataFrame) -> pd.DataFrame:
     text = pd.StringDtype("pyarrow")  # Arrow strings stay compact when chunks are combined
     return pd.DataFrame(
         {
-            "source_id": values["source_id"].astype(text).to_numpy()[keep],
-            "claim_id": values["claim_id"].astype(text).to_numpy()[keep],
+            "source_id": values["source_id"].astype(text).array[keep],
+            "claim_id": values["claim_id"].astype(text).array[keep],
             "source_market_id": pd.array(market[keep], dtype=text),
             "currency": pd.array(claims["currency"].astype(object).to_numpy()[at][keep], dtype=text),
             "year": values["year"].astype("int64").to_numpy()[keep],

@@ -231,12 +231,10 @@ class Plan:
         self.extras = yaml["extras"]
         self._yaml_claims, self._yaml_figures = yaml["claims"], yaml["figures"]
 
-    @property
-    def n_claims(self) -> int:
-        return len(self._yaml_claims) + sum(b.table.num_rows for b in self.reader.bulk)
-
     def chunks(self, max_claims: int) -> Iterator[RawCorpus]:
-        """The claims and figures, a chunk of whole sources at a time."""
+        """The claims and figures, a chunk of whole sources at a time. Consumes the plan: each
+        bulk file's rows are let go once its chunks are out, so memory falls as a streaming
+        refresh goes on."""
         claims, figures = self._yaml_claims, self._yaml_figures
         if len(claims):
             # YAML sources are small: group whole sources up to the chunk size.
@@ -245,9 +243,12 @@ class Plan:
             for _, ids in per_source.index.to_series().groupby(batch.to_numpy(), sort=True):
                 keep = claims["source_id"].isin(ids).to_numpy(bool)
                 yield self._raw([claims.loc[keep]], [figures.loc[figures["source_id"].isin(ids).to_numpy(bool)]])
-        for bulk in self.reader.bulk:
-            for piece in bulk.slices(max_claims):
-                claims, figures = _bulk_claims(piece, bulk.rel)
+        while self.reader.bulk:
+            bulk = self.reader.bulk.pop(0)
+            rel, pieces = bulk.rel, bulk.slices(max_claims)
+            del bulk  # the slices share its buffers: they are freed with the last slice
+            while pieces:
+                claims, figures = _bulk_claims(pieces.pop(0), rel)
                 yield self._raw([claims], [figures])
 
     def whole(self) -> RawCorpus:

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from cdmo_pipeline.config import Settings
+from cdmo_pipeline.config import CHUNK_CLAIMS, Settings
 from cdmo_pipeline.warehouse import Warehouse
 
 
@@ -14,7 +14,7 @@ class CdmoSettings(dg.ConfigurableResource):
     sources_dir: str
     reports_dir: str
     horizon: int | None = None
-    chunk_claims: int = 100_000
+    chunk_claims: int = CHUNK_CLAIMS
     parquet_dir: str | None = None
 
     @property

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 from matplotlib import colormaps
 from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.collections import LineCollection, PolyCollection
 from matplotlib.colors import to_hex
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
@@ -31,6 +32,7 @@ _RC = {"font.family": "DejaVu Sans", "font.size": 8}
 # Bounds that keep charts readable (and a million-claim refresh's reports step short).
 MAX_SOURCES_PER_CHART = 20
 MAX_CHARTS = 24
+MAX_NOT_DRAWN = 6  # lone values named under a chart; the rest are counted
 
 
 def _palette(n: int) -> list[str]:
@@ -78,28 +80,8 @@ def projection_chart(tables: TablesLike, market_id: str) -> bytes:
     FigureCanvasAgg(fig)
     ax = fig.add_axes((0.065, 0.13, 0.6, 0.78))
     proj = proj.sort_values(["claim_id", "basis", "year"])
-    for (claim_id, basis), g in proj.groupby(["claim_id", "basis"], sort=True):
-        colour = colours[g["source_id"].iat[0]]
-        endpoints = basis == "endpoints"
-        has_endpoints = (proj.loc[proj["claim_id"] == claim_id, "basis"] == "endpoints").any()
-        x = g["year"].to_numpy(int)
-        article = colour == PRIMARY_COLOUR
-        width = 2.0 if article else 1.3
-        z = 3 if article else 2  # the audited article's paths above the reports'
-
-        # The stated-CAGR band is drawn only when it is the claim's only path: two bands per
-        # claim would bury the chart.
-        if endpoints or not has_endpoints:
-            ax.fill_between(
-                x, g["low"].to_numpy(float), g["high"].to_numpy(float), color=colour, alpha=0.13, lw=0, zorder=z
-            )
-        own = ~g["is_extrapolated"].to_numpy(bool)
-        style = "-" if endpoints else "--"
-        ax.plot(x[own], g["central"].to_numpy(float)[own], style, color=colour, lw=width, alpha=0.95, zorder=z)
-        if (~own).any():
-            # Extrapolated years, dotted, starting from the last own year so the line is continuous.
-            tail = np.append(np.flatnonzero(own)[-1:], np.flatnonzero(~own))
-            ax.plot(x[tail], g["central"].to_numpy(float)[tail], ":", color=colour, lw=width, zorder=z)
+    _draw_paths(ax, proj, colours)
+    ax.autoscale_view()
 
     figs = _stated_values(t, proj["claim_id"].unique())
     for sid, g in figs.groupby("source_id", sort=True):
@@ -162,6 +144,63 @@ def projection_chart(tables: TablesLike, market_id: str) -> bytes:
     return buf.getvalue()
 
 
+def _draw_paths(ax: object, proj: pd.DataFrame, colours: dict[str, str]) -> None:
+    """Every claim's central path and band, one collection per layer rather than one artist per
+    claim (a market of a large corpus has thousands of paths). ``proj`` is sorted by claim,
+    basis and year, so each path is a run of rows.
+
+    A path is solid on the stated values, dashed on the stated CAGR, dotted where extrapolated
+    (from its last own year, so the line is continuous). The stated-CAGR band is drawn only
+    when it is the claim's only path: two bands per claim would bury the chart."""
+    key = proj["claim_id"].astype(str).to_numpy() + "|" + proj["basis"].astype(str).to_numpy()
+    n = len(key)
+    first = np.r_[True, key[1:] != key[:-1]] if n else np.zeros(0, bool)
+    group = np.cumsum(first) - 1
+    starts = np.flatnonzero(first)
+    x = proj["year"].to_numpy(float)
+    central, low, high = (proj[c].to_numpy(float) for c in ("central", "low", "high"))
+    extrap = proj["is_extrapolated"].to_numpy(bool)
+    endpoints = (proj["basis"] == "endpoints").to_numpy()
+    colour = proj["source_id"].map(colours).to_numpy(object)[starts]
+    article = colour == PRIMARY_COLOUR
+    claims_with_endpoints = proj.loc[endpoints, "claim_id"].unique()
+    banded = endpoints[starts] | ~proj["claim_id"].iloc[starts].isin(claims_with_endpoints).to_numpy()
+
+    # Own years, and the dotted tail: extrapolated years plus the last own year before them.
+    row = np.arange(n)
+    last_own = np.maximum.reduceat(np.where(extrap, -1, row), starts) if n else np.zeros(0, int)
+    tail = extrap.copy()
+    joins = last_own[(last_own >= 0) & np.logical_or.reduceat(extrap, starts)] if n else last_own
+    tail[joins] = True
+    layers = [(~extrap, np.where(endpoints[starts], "-", "--")), (tail, np.full(len(starts), ":"))]
+
+    for is_article, z, width in ((False, 2, 1.3), (True, 3, 2.0)):
+        pick = article == is_article
+        # Bands: each polygon runs forward along the high ends and back along the low ends.
+        g = np.flatnonzero(pick & banded)
+        rows = np.flatnonzero(np.isin(group, g))
+        if len(rows):
+            order = np.lexsort((np.r_[row[rows], -row[rows]], np.r_[np.zeros(len(rows)), np.ones(len(rows))],
+                                np.r_[group[rows], group[rows]]))  # fmt: skip
+            verts = np.column_stack([np.r_[x[rows], x[rows]], np.r_[high[rows], low[rows]]])[order]
+            cuts = np.flatnonzero(np.diff(np.r_[group[rows], group[rows]][order])) + 1
+            ax.add_collection(  # type: ignore[attr-defined]
+                PolyCollection(np.split(verts, cuts), facecolors=colour[g], alpha=0.13, lw=0, zorder=z)
+            )
+        for rows_mask, styles in layers:
+            rows = np.flatnonzero(rows_mask & pick[group])
+            if not len(rows):
+                continue
+            cuts = np.flatnonzero(np.diff(group[rows])) + 1
+            g = group[rows][np.r_[0, cuts]]
+            segments = np.split(np.column_stack([x[rows], central[rows]]), cuts)
+            ax.add_collection(  # type: ignore[attr-defined]
+                LineCollection(
+                    segments, colors=colour[g], linestyles=list(styles[g]), linewidths=width, alpha=0.95, zorder=z
+                )
+            )
+
+
 def _stated_values(t: dict[str, pd.DataFrame], claim_ids: np.ndarray) -> pd.DataFrame:
     f = t["figures"]
     f = f.loc[f["claim_id"].isin(claim_ids) & f["role"].isin(VALUE_ROLES) & f["year"].notna()]
@@ -202,8 +241,13 @@ def _not_drawn(t: dict[str, pd.DataFrame], market_id: str, drawn: set[str]) -> s
         return ""
     year = f["year"].astype("string").fillna("?")
     names = source_label(t["sources"])
-    text = f["source_id"].map(names) + ", " + year + ": " + f["literal"].astype(str) + " " + f["unit"].astype(str)
-    return "; ".join(sorted(text.tolist()))
+    text = sorted(
+        (
+            f["source_id"].map(names) + ", " + year + ": " + f["literal"].astype(str) + " " + f["unit"].astype(str)
+        ).tolist()
+    )
+    more = f" and {len(text) - MAX_NOT_DRAWN:,} more" if len(text) > MAX_NOT_DRAWN else ""
+    return "; ".join(text[:MAX_NOT_DRAWN]) + more
 
 
 def chart_markets(tables: TablesLike, limit: int = MAX_CHARTS) -> list[str]:
