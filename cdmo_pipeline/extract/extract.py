@@ -218,6 +218,7 @@ class Atom:
     extras: list[Span] = field(default_factory=list)  # year phrases, keywords, periods
     market: Market | None = None
     explicit_market: bool = False
+    flow: str | None = None  # "exports" / "imports": a trade figure, not the market's size
 
     @property
     def span(self) -> Span:
@@ -260,6 +261,8 @@ class _Extractor:
 
     def run(self) -> None:
         for para in self.paras:
+            if g.BOILERPLATE_RE.match(self.text, para.start, para.end):
+                continue  # "About <publisher>: ... 80% of the Fortune 1000": not about the market
             para_drafts: list[Draft] = []
             for s0, s1 in sentences(self.text, para):
                 self._sentence(para, s0, s1, para_drafts)
@@ -337,6 +340,16 @@ class _Extractor:
                 atom.currency = max(earlier, key=lambda x: x.end).currency
             found.append(atom)
         found.sort(key=lambda a: a.start)
+        # "from US$ 45 to over US$ 80 billion": the first end borrows the second's scale.
+        for atom, nxt in itertools.pairwise(found):
+            if (
+                atom.problem == "money value without a scale"
+                and nxt.problem is None
+                and nxt.scale
+                and nxt.currency == atom.currency
+                and g.SCALE_SHARED_GAP_RE.match(text[atom.end : nxt.start])
+            ):
+                atom.problem, atom.scale = None, nxt.scale
         for i, atom in enumerate(found):
             self._money_checks(atom, found[i - 1] if i else None, s0)
         return found
@@ -371,6 +384,8 @@ class _Extractor:
         clause_after = g.CLAUSE_AFTER_SPLIT_RE.split(text[atom.end : atom.end + 60])[0].split()[:4]
         if g.DEAL_RE.search(" ".join([*clause_before, "|", *clause_after])):
             atom.problem = atom.problem or "a deal, investment or company amount, not a market figure"
+        if trade := g.TRADE_RE.search(" ".join(clause_before)):
+            atom.flow = "imports" if trade.group().lower().startswith("import") else "exports"
         if g.INCREMENT_BEFORE_RE.search(text[max(s0, atom.start - 40) : atom.start]):
             atom.problem = atom.problem or "a change in value, not a market size"
         if (
@@ -514,8 +529,14 @@ class _Extractor:
         of = g.SHARE_OF_RE.match(self.text, pos, s1)
         if of is None or g.NOT_A_POPULATION_RE.match(of.group("rest")):
             return None
-        words = self._population(of.group("rest"))
-        return (words, of.start("rest") + self._population_len(of.group("rest"))) if words else None
+        start = of.start("rest")
+        # "1% of the USD 1.5 trillion pharma market": the population is the market after the figure.
+        money = g.POPULATION_MONEY_RE.match(self.text, start, s1)
+        if money is not None:
+            start = money.end()
+        rest = self.text[start : of.end("rest")]
+        words = self._population(rest)
+        return (words, start + self._population_len(rest)) if words else None
 
     def _share_or_other(self, a: Atom, s0: int, s1: int) -> None:
         text = self.text
@@ -611,8 +632,18 @@ class _Extractor:
     ) -> None:
         text = self.text
         live = [a for a in money if a.problem is None or a.problem.startswith("scale")]
-        for a in live:
+        for i, a in enumerate(live):
             m = g.YEAR_AFTER_RE.match(text, a.end, s1)
+            aside = g.ASIDE_AFTER_RE.match(text, a.end, s1) if m is None else None
+            if aside is not None:  # "EUR 5.2 billion, or 24% of the total, in 2024"
+                m = g.YEAR_AFTER_RE.match(text, aside.end(), s1)
+            same = g.SAME_YEAR_AFTER_RE.match(text, a.end, s1) if m is None and i else None
+            if same is not None and live[i - 1].year not in (None, "current"):
+                a.year = live[i - 1].year
+                a.extras.append((a.start, same.end()))
+                used.append((a.end, same.end()))
+                self.consumed.append(((a.end, same.end()), "year"))
+                continue
             # "EUR 42 billion (USD 45.5 billion) in 2024": the year follows the restatement.
             twin = next((x for x in money if x.start >= a.end and (x.problem or "").startswith("restates")), None)
             if m is None and twin is not None and g.CONVERSION_GAP_RE.match(text[a.end : twin.start]):
@@ -683,6 +714,13 @@ class _Extractor:
         present = g.PRESENT_VALUE_RE.search(text[region_start : a.start])
         if present and best is None:
             best = (a.start, "current", (a.start, a.start))
+        if best is None:
+            # "In 2024, X accounted for USD 6.3 billion, followed by Europe at USD 3.9 billion".
+            lead = g.YEAR_BEFORE_RE.match(text, s0, a.start)
+            year = point_year(lead.group("year")) if lead and lead.group("year") else None
+            if year and not g.LISTING_BREAK_RE.search(text, lead.end(), a.start):
+                a.year = year
+                return
         if best is None:
             return
         _, year, span = best
@@ -880,6 +918,8 @@ class _Extractor:
         chosen = before[-1] if before else (after[0] if after else None)
         if chosen is not None and chosen.market is not None:
             a.market, a.explicit_market = chosen.market, True
+            self._regional_part(a, s0)
+            self._trade_flow(a)
             return
         if chosen is not None:  # "the market": the one named last
             idx = mentions.index(chosen)
@@ -887,6 +927,9 @@ class _Extractor:
             a.market = earlier[-1] if earlier else self.context
         else:
             a.market = self.context
+        if a.market is not None:
+            self._regional_part(a, s0)
+            self._trade_flow(a)
         if a.market is None:
             subject = self._subject(s0, a.start)
             slug = slugify(" ".join(w for w in subject.split() if w.lower() not in g.GENERIC_SUBJECT_WORDS))
@@ -894,6 +937,43 @@ class _Extractor:
                 f"{slug}-market" if slug else f"market-p{para.number}",
                 f"DRAFT: {subject or 'market'} (paragraph {para.number})",
             )
+
+    def _regional_part(self, a: Atom, s0: int) -> None:
+        """ "North America accounted for USD 6.3 billion of the global ... market": the figure is
+        the region's part, a market of its own whose parent is the one named."""
+        m = g.REGION_PART_BEFORE_RE.search(self.text, max(s0, a.start - 60), a.start)
+        whole = a.market
+        if m is None or whole is None:
+            return
+        words = m.group("r").split()
+        region = next((r for r in map(self._region_of, self._pairs(words)) if r), None)
+        if region is None or region == whole.region:
+            return
+        core = [w for w in whole.id.split("-") if not self._region_of(w)]
+        slug = slugify(" ".join([region, *core]))
+        if slug == whole.id:
+            return
+        market = self.markets.get(slug)
+        if market is None:
+            label = " ".join(whole.label.split()[1:]) if whole.region else whole.label
+            if label[1:2].islower():  # "Global X market" -> "North America x market"; keep "API"
+                label = label[:1].lower() + label[1:]
+            market = Market(slug, f"{region} {label}")
+            market.region, market.modality, market.parent = region, whole.modality, whole.id
+            self.markets[slug] = market
+        a.market = market
+
+    def _trade_flow(self, a: Atom) -> None:
+        """ "Exports reached US$ 27.85 billion": a market of its own beside the one talked about."""
+        whole = a.market
+        if a.flow is None or whole is None or whole.id.endswith(a.flow):
+            return
+        slug = f"{whole.id}-{a.flow}"
+        if slug not in self.markets:
+            market = Market(slug, f"{whole.label} ({a.flow})")
+            market.region, market.modality = whole.region, whole.modality
+            self.markets[slug] = market
+        a.market = self.markets[slug]
 
     # Claims -------------------------------------------------------------------------------
 
@@ -1176,6 +1256,8 @@ def _classify_token(ex: _Extractor, start: int, end: int, literal: str) -> tuple
     for (s, e), _what in ex.consumed:
         if s <= start and end <= e:
             return "ignored", "year of a figure, stated apart from the words quoted for it", tok
+    if g.BOILERPLATE_RE.match(text, lo, hi):
+        return "ignored", "the publisher's boilerplate (about the publisher)", tok
     if span := _covering(g.URL_RE, text, lo, hi, start, end):
         return "ignored", "part of a web address", span
     if span := _covering(g.DATE_RE, text, lo, hi, start, end):

@@ -266,7 +266,8 @@ NOT_A_PERIOD = rf"(?!\s?{DASH}\s?[0-9])(?!\s+(?:to|and|through)\s+(?:FY\s?)?[0-9
 # The year of the figure just before: "in 2025", "by 2032", "in FY2024-25", "(2024)",
 # "in revenue in 2024", "in value by the end of 2030", "by March 2030".
 YEAR_AFTER_RE = re.compile(
-    rf"\)?(?:\s+(?i:on|for|of|from|across|in)(?:\s+[a-z][a-z-]*){{1,3}}(?=\s+{YEAR_PREP}\s))?"
+    rf"\)?(?:\s+(?i:on|for|of|from|across|in)(?:\s+[a-z][a-z-]*){{1,3}}(?=\s+{YEAR_PREP}\s)"
+    rf"|(?:\s+[a-z][a-z-]*){{0,3}}\s+(?i:market|industry|sector)(?=\s+{YEAR_PREP}\s))?"
     rf"\s*,?\s*(?:{YEAR_PREP}\s*(?:the\s+)?(?:{MONTH}\s+)?(?P<year>{YEARISH}){NOT_A_PERIOD}"
     rf"|\(\s*(?P<year_paren>{YEARISH})\s*\))"
 )
@@ -297,6 +298,37 @@ FUTURE_RE = re.compile(
 CURRENT_AFTER_RE = re.compile(
     r"(?:\s+[a-z]+)?\s*,?\s*(?i:currently|presently|at\s+present|today|now|as\s+of\s+today|at\s+the\s+moment)(?![A-Za-z])"
 )
+# "the peptide market ... USD 2.8 billion by 2030, the oligonucleotide market ... USD 3.4
+# billion by the same year": the year of the figure before.
+SAME_YEAR_AFTER_RE = re.compile(
+    r"\s*,?\s*(?i:in|by|for)\s+(?i:the\s+)?(?i:same)\s+(?i:year|date|time(?:frame)?|point)(?![A-Za-z])"
+)
+# An aside between a figure and its year: "EUR 5.2 billion, or 24% of the total, in 2024".
+ASIDE_AFTER_RE = re.compile(
+    r"\s*,\s*(?i:or|i\.e\.|that\s+is|equal\s+to|representing|accounting\s+for|roughly|about|nearly|some)\s"
+    r"[^,;:()0-9$€£₹¥]*[0-9.]+\s?%[^,;:()0-9$€£₹¥]{0,50}(?=,)"
+)
+# "In 2024, X accounted for USD 6.3 billion, followed by Europe at USD 3.9 billion": the
+# opening year dates the listed figures unless a change or a later date comes between.
+LISTING_BREAK_RE = re.compile(
+    rf"(?i:(?<![A-Za-z])to(?![A-Za-z])|expect|forecast|project|anticipat|(?<![A-Za-z])will(?![A-Za-z])|reach"
+    rf"|grow|grew|rise|rose|increase|climb|expand|double|hit|touch|surpass|exceed|declin|fall|fell)|{YEAR4}"
+)
+# A region as the subject of a listed figure: "North America accounted for", "Europe at".
+REGION_PART_BEFORE_RE = re.compile(
+    r"(?P<r>(?:[A-Z][\w.\-]*\s+){1,3}?)(?:alone\s+)?(?i:at|with|accounted\s+for|held|contributed|generated"
+    r"|represented|made\s+up|was\s+worth|captured|stood\s+at|was\s+valued\s+at)\s+(?:[a-z]+\s+)?$"
+)
+# "from US$ 45 to over US$ 80 billion": the gap across which a scale is shared.
+SCALE_SHARED_GAP_RE = re.compile(rf"^\s*(?:to|{DASH}|and)\s+(?:{QUALIFIER}\s+)?$")
+# A money figure opening a share's population: "1% of the USD 1.5 trillion market".
+POPULATION_MONEY_RE = re.compile(rf"(?i:the\s+)?(?:{CURRENCY_BEFORE})[ \u00a0]?{NUM_RANGE}(?:[ \u00a0]?{SCALE})?\s+")
+# A paragraph about the publisher, not the market: "About MarketsandMarkets: ...", "About Us".
+BOILERPLATE_RE = re.compile(
+    r"\s*About\s+(?!the\s)(?:Us|[A-Z][\w&.'\-]*(?:\s+[A-Z][\w&.'\-]*){0,4})\s*(?::|\s[-–—]\s|$)"
+)
+# Trade flows are not a market's size: "Exports reached US$ 27.85 billion".
+TRADE_RE = re.compile(r"(?<![A-Za-z])(?i:exports?|imports?)(?![A-Za-z])(?!\s+(?i:market|industry|sector))")
 # "USD 4.1 billion and USD 4.6 billion in 2024 and 2025, respectively".
 RESPECTIVELY_RE = re.compile(
     rf"(?i:in|for|by)\s+(?P<years>{YEARISH}(?:\s*,\s*{YEARISH})*,?\s+(?i:and)\s+{YEARISH}),?\s+(?i:respectively)"

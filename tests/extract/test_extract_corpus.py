@@ -12,7 +12,8 @@ from cdmo_pipeline.extract.evaluate import expected_figures, figures, load, run_
 
 HERE = Path(__file__).resolve().parent
 CASES = load(HERE / "corpus.yaml")
-HELD_OUT = [case for name in ("holdout.yaml", "holdout2.yaml", "holdout3.yaml") for case in load(HERE / name)]
+HOLDOUTS = ("holdout.yaml", "holdout2.yaml", "holdout3.yaml", "holdout4.yaml")
+HELD_OUT = [case for name in HOLDOUTS for case in load(HERE / name)]
 COMPARED = ("role", "value", "year", "scale", "currency", "qualifier")
 BY_ID = {c["id"]: c for c in CASES + HELD_OUT}
 
