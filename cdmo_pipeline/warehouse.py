@@ -26,7 +26,7 @@ import os
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import duckdb
@@ -286,9 +286,9 @@ class Warehouse:
                 yield snap
             finally:
                 snap.close()
-                for path in (candidate, snap.staging):  # swapped in, or discarded
-                    for leftover in (path, path.with_name(path.name + ".wal")):
-                        leftover.unlink(missing_ok=True)
+                # Swapped in, or discarded.
+                for leftover in (candidate, candidate.with_name(candidate.name + ".wal")):
+                    leftover.unlink(missing_ok=True)
 
     def _sweep_candidates(self) -> None:
         """Remove candidates left by refreshes that were killed (we hold the lock)."""
@@ -345,14 +345,18 @@ class Warehouse:
         _fsync_dir(self.path.parent)
 
 
+STAGED_PREFIX = "_staged_"
+
+
 class Snapshot:
     """A refresh being written: tables staged chunk by chunk, then published in one transaction.
 
-    ``append`` adds rows to a staging file beside the warehouse (committed as it goes, so
-    memory stays flat). ``commit`` creates the candidate, copies every staged table into it,
-    adds the refresh record and the views — all in one DuckDB transaction — checkpoints,
-    reads back the refresh id and every row count, swaps the candidate in, and reads them
-    back again. Tables are typed from their pandera models.
+    ``append`` adds rows to staging tables (``_staged_<name>``) in the candidate file beside
+    the warehouse, committed as it goes so memory stays flat. ``commit`` then, in one DuckDB
+    transaction, renames every staged table to its published name and adds the refresh
+    record and the views; checkpoints; reads back the refresh id and every row count; swaps
+    the candidate in and reads them back again. Renaming instead of copying writes each row
+    once. Tables are typed from their pandera models.
     """
 
     def __init__(
@@ -368,14 +372,13 @@ class Snapshot:
     ) -> None:
         self.warehouse, self.candidate, self.refresh_id, self.run_id = warehouse, candidate, refresh_id, run_id
         self.views, self.history, self.history_tables, self.step = views, history, history_tables, step
-        self.staging = candidate.with_name(candidate.name.replace(".candidate", ".staging"))
         self.counts: dict[str, int] = {}
-        self.con: duckdb.DuckDBPyConnection | None = duckdb.connect(str(self.staging), config=_WRITER_CONFIG)
+        self.con: duckdb.DuckDBPyConnection | None = duckdb.connect(str(self.candidate), config=_WRITER_CONFIG)
         self.con.execute("SET enable_progress_bar = false")
 
     def append(self, name: str, df: pd.DataFrame) -> None:
-        """Add rows to a table (created, typed from its model, on first use)."""
-        spec = spec_from_model(name)
+        """Add rows to a table's staging table (created, typed from its model, on first use)."""
+        spec = replace(spec_from_model(name), name=STAGED_PREFIX + name)
         try:
             if name not in self.counts:
                 self.con.execute(spec.ddl())
@@ -404,15 +407,14 @@ class Snapshot:
         con = duckdb.connect(str(self.candidate), config=_WRITER_CONFIG)
         try:
             con.execute("SET enable_progress_bar = false")
-            con.execute("ATTACH ? AS staged (READ_ONLY)", [str(self.staging)])
             # One statement per execute: DuckDB runs a multi-statement string non-atomically,
             # and a COMMIT after a failed statement silently rolls back; each is checked alone.
+            # Only renames and new objects here: no table is dropped in the transaction.
             con.execute("BEGIN TRANSACTION")
             try:
                 for name in self.counts:
                     spec = spec_from_model(name)
-                    con.execute(spec.ddl())
-                    con.execute(f'INSERT INTO main."{name}" SELECT * FROM staged."{name}"')
+                    con.execute(f'ALTER TABLE main."{STAGED_PREFIX}{name}" RENAME TO "{name}"')
                     if spec.description:
                         con.execute(f"COMMENT ON TABLE main.\"{name}\" IS '{_sql_literal(spec.description)}'")
                 hashes = {name: _content_hash(con, name) for name in self.counts}
@@ -424,7 +426,6 @@ class Snapshot:
                 con.execute("ROLLBACK")
                 raise
             con.execute("COMMIT")
-            con.execute("DETACH staged")
             con.execute("CHECKPOINT")
         except duckdb.Error as exc:
             raise AuditError(f"writing the new warehouse snapshot failed: {exc}") from exc
