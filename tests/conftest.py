@@ -14,6 +14,12 @@ from cdmo_pipeline.core.tables import Tables, build
 ROOT = Path(__file__).resolve().parent.parent
 ARTICLE = ROOT / "data" / "sources" / "cdmo-article-2025.yaml"
 SHARED = ROOT.parent / "shared"
+# The seed article's text is not part of the project (figures only, never its prose): tests
+# that read it run where ../shared sits beside the checkout, and say so where it does not.
+SEED_ARTICLE = SHARED / "seeds" / "cdmo-article.txt"
+needs_seed = pytest.mark.skipif(
+    not SEED_ARTICLE.exists(), reason=f"the seed article is not beside the checkout ({SEED_ARTICLE})"
+)
 
 MARKETS = {
     "global-cdmo": {"label": "Global CDMO market", "region": "Global"},

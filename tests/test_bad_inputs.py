@@ -276,3 +276,39 @@ def test_cli_refresh_fails_with_a_clear_error(
     assert case["message_contains"] in run["stderr"], output
     assert _sha256(run["warehouse"]) == published["sha256"], "the CLI refresh changed the warehouse"
     assert _snapshot(run["warehouse"]) == published["tables"]
+
+
+# Paths named like sources that are not readable files (built here: git keeps no pipes) ----------
+
+SPECIAL_FILES = {
+    "dangling-symlink-yaml": lambda d: (d / "other.yaml").symlink_to(d / "missing.yaml"),
+    "dangling-symlink-csv": lambda d: (d / "more.claims.csv").symlink_to(d / "missing.csv"),
+    "symlink-loop": lambda d: ((d / "a.yaml").symlink_to(d / "b.yaml"), (d / "b.yaml").symlink_to(d / "a.yaml")),
+    "directory-named-yaml": lambda d: (d / "drafts.yaml").mkdir(),
+    "fifo-yaml": lambda d: os.mkfifo(d / "pipe.yaml"),
+}
+SPECIAL_REASONS = {
+    "dangling-symlink-yaml": ("other.yaml", "does not exist"),
+    "dangling-symlink-csv": ("more.claims.csv", "does not exist"),
+    "symlink-loop": ("a.yaml", "does not exist (or loops)"),
+    "directory-named-yaml": ("drafts.yaml", "is a directory"),
+    "fifo-yaml": ("pipe.yaml", "not a regular file"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SPECIAL_FILES))
+def test_unreadable_source_paths_are_refused_by_name(name: str, published: dict, tmp_path: Path) -> None:
+    """A broken link, a loop, a directory or a pipe named like a source is an error naming it,
+    never a file silently skipped, and the published warehouse stays as it was."""
+    sources = tmp_path / "sources"
+    sources.mkdir()
+    shutil.copy(ARTICLE, sources / ARTICLE.name)
+    SPECIAL_FILES[name](sources)
+    with pytest.raises(SourceValidationError) as info:
+        load_corpus(sources)
+    file, reason = SPECIAL_REASONS[name]
+    assert any(issue.file == file and reason in issue.message for issue in info.value.issues), str(info.value)
+    path = _warehouse_copy(published, tmp_path / "warehouse")
+    with pytest.raises(SourceValidationError):
+        pipeline.refresh(sources, Warehouse(path))
+    assert _sha256(path) == published["sha256"], "the warehouse file changed"

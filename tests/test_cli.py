@@ -24,6 +24,7 @@ import pytest
 import yaml
 
 from cdmo_pipeline.core.tables import TABLE_NAMES
+from tests.conftest import SEED_ARTICLE, needs_seed
 from tests.ui_helpers import (
     CDMO,
     DATA_SOURCES,
@@ -36,7 +37,6 @@ from tests.ui_helpers import (
     wait_until_ready,
 )
 
-SEED_ARTICLE = ROOT.parent / "shared" / "seeds" / "cdmo-article.txt"
 GLOBAL_CLAIM = "cdmo-article-2025/global-cdmo-market"
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
@@ -311,6 +311,7 @@ def test_report_without_a_warehouse_says_to_refresh(no_warehouse: dict[str, str]
 # extract and audit -------------------------------------------------------------------------
 
 
+@needs_seed
 def test_extract_drafts_yaml_with_four_claims(no_warehouse: dict[str, str]) -> None:
     result = cdmo(no_warehouse, "extract", SEED_ARTICLE, "--published", "2025")
     assert result.code == 0, result
@@ -322,6 +323,7 @@ def test_extract_drafts_yaml_with_four_claims(no_warehouse: dict[str, str]) -> N
     assert "0 unaccounted" in result.err, result
 
 
+@needs_seed
 def test_extract_to_a_file(no_warehouse: dict[str, str], tmp_path: Path) -> None:
     target = tmp_path / "drafts" / "article.yaml"
     result = cdmo(no_warehouse, "extract", SEED_ARTICLE, "--published", "2025", "-o", target)
@@ -344,6 +346,7 @@ def test_extract_binary_file_is_a_usage_error(no_warehouse: dict[str, str], tmp_
     assert "UTF-8" in line
 
 
+@needs_seed
 def test_audit_compares_with_the_reference_sources(reference: Refreshed) -> None:
     before = sha256(reference.warehouse)
     result = cdmo(reference.env, "audit", SEED_ARTICLE, "--published", "2025")
@@ -353,6 +356,7 @@ def test_audit_compares_with_the_reference_sources(reference: Refreshed) -> None
     assert sha256(reference.warehouse) == before, "cdmo audit changed the warehouse"
 
 
+@needs_seed
 def test_audit_html_file(reference: Refreshed, tmp_path: Path) -> None:
     target = tmp_path / "audit.html"
     result = cdmo(reference.env, "audit", SEED_ARTICLE, "--published", "2025", "-o", target)
@@ -360,6 +364,7 @@ def test_audit_html_file(reference: Refreshed, tmp_path: Path) -> None:
     assert "<html" in target.read_text()
 
 
+@needs_seed
 def test_audit_without_a_warehouse_audits_alone(no_warehouse: dict[str, str]) -> None:
     result = cdmo(no_warehouse, "audit", SEED_ARTICLE, "--published", "2025")
     assert result.code == 0, result

@@ -9,6 +9,7 @@ import duckdb
 import pytest
 
 from cdmo_pipeline.core.tables import TABLE_NAMES
+from tests.conftest import SEED_ARTICLE, needs_seed
 
 CLI = Path(sys.executable).with_name("cdmo")
 
@@ -148,14 +149,14 @@ def test_parquet_export_is_the_published_snapshot(article_dir, tmp_path) -> None
         assert exported == _sql(str(db), f"SELECT * FROM {table} ORDER BY ALL"), table
 
 
+@needs_seed
 def test_extract_review_save_refresh_round_trip(tmp_path) -> None:
     """Issue 7's round trip, with no hand edits: extract the article, save, refresh, query."""
     from cdmo_pipeline import pipeline
     from cdmo_pipeline.extract import extract, to_yaml
     from cdmo_pipeline.warehouse import Warehouse
-    from tests.conftest import SHARED
 
-    text = (SHARED / "seeds" / "cdmo-article.txt").read_text(encoding="utf-8")
+    text = SEED_ARTICLE.read_text(encoding="utf-8")
     sources = tmp_path / "sources"
     sources.mkdir()
     (sources / "draft.yaml").write_text(to_yaml(extract(text, source_id="draft-article", published="2025")))

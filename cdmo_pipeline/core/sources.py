@@ -7,6 +7,7 @@ once. Provenance (file, line, sha256) is recorded here and carried through.
 
 import hashlib
 import itertools
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -139,22 +140,44 @@ class RawCorpus:
 
 
 def discover(sources_dir: Path) -> list[Path]:
-    """Source files under ``sources_dir``, in a stable order (markets.yaml first)."""
+    """Paths named like source files under ``sources_dir``, in a stable order (markets.yaml
+    first). Anything so named that is not a readable file (a broken link, a directory, a
+    pipe) is listed too, so that reading it fails by name instead of skipping it."""
     if not sources_dir.is_dir():
         return []
     found = [
         p
         for p in sources_dir.rglob("*")
-        if p.is_file()
-        and not any(part.startswith(".") for part in p.relative_to(sources_dir).parts)
+        if not any(part.startswith(".") for part in p.relative_to(sources_dir).parts)
         and (p.name.endswith(YAML_SUFFIXES) or p.name.endswith(BULK_SUFFIXES))
     ]
     return sorted(found, key=lambda p: (p.name != MARKETS_FILE, p.relative_to(sources_dir).as_posix()))
 
 
+def read_source_bytes(path: Path) -> bytes:
+    """A source file's bytes; ``OSError`` with a plain reason when it is not a readable file."""
+    if path.is_symlink() and not path.exists():
+        raise OSError(f"is a symbolic link to {os.readlink(path)}, which does not exist (or loops)")
+    if path.is_dir():
+        raise OSError("is a directory, not a source file")
+    if not path.is_file():
+        raise OSError("is not a regular file (a pipe, socket or device)")
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise OSError(f"cannot be read: {exc.strerror or exc}") from exc
+
+
 def fingerprint(sources_dir: Path) -> dict[str, str]:
-    """``{relative path: sha256}`` of every source file: what the sensor compares."""
-    return {relpath(p, sources_dir): sha256_of(p.read_bytes()) for p in discover(sources_dir)}
+    """``{relative path: sha256}`` of every source file: what the sensor compares. A path that
+    cannot be read gets its reason instead, so the refresh it triggers reports it."""
+    out = {}
+    for p in discover(sources_dir):
+        try:
+            out[relpath(p, sources_dir)] = sha256_of(read_source_bytes(p))
+        except OSError as exc:
+            out[relpath(p, sources_dir)] = f"unreadable: {exc}"
+    return out
 
 
 def relpath(path: Path, root: Path) -> str:
@@ -179,7 +202,11 @@ def plan(sources_dir: Path) -> "Plan":
     reader = _Reader()
     for path in discover(sources_dir):
         rel = relpath(path, sources_dir)
-        data = path.read_bytes()
+        try:
+            data = read_source_bytes(path)
+        except OSError as exc:
+            reader.issues.append(SourceIssue(rel, None, None, f"the file {exc}"))
+            continue
         if path.name.endswith(BULK_SUFFIXES):
             reader.read_bulk(path, rel, data)
         else:
@@ -597,6 +624,9 @@ def _pydantic_issues(rel: str, doc: dict, exc: ValidationError) -> list[SourceIs
             message = "unknown field"
         elif err["type"] == "missing":
             message = "required field is missing"
+        elif err["type"] in ("model_type", "model_attributes_type", "dict_type"):
+            # Not pydantic's "instance of CagrDoc": the user wrote a scalar or list for a mapping.
+            message = f"must be a mapping of fields (key: value), not {type(err.get('input')).__name__}"
         issues.append(SourceIssue(rel, claim, field, message, line_of(doc, loc)))
     return issues
 

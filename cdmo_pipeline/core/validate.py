@@ -419,7 +419,11 @@ def _figures(f: pd.DataFrame, claims: pd.DataFrame, rules: Rules) -> pd.DataFram
         f,
         ok & is_cagr & ((low <= CAGR_MIN) | (high > CAGR_MAX)),
         "f_value",
-        f"a CAGR must lie between {CAGR_MIN:g}% and {CAGR_MAX:g}%",
+        _quoted(
+            "literal",
+            f"stands for an interval reaching beyond the CAGRs accepted (above {CAGR_MIN:g}%, at most "
+            f"{CAGR_MAX:g}%, the rounding of the digits written included)",
+        ),
     )
     rules.flag(
         f,
@@ -529,6 +533,10 @@ def _structure(f: pd.DataFrame, claims: pd.DataFrame, rules: Rules) -> None:
     current = f["is_current"].fillna(False).to_numpy(bool)
     p_from_w = f["period_from"].astype("Float64").to_numpy(dtype=float, na_value=np.nan)
     p_to_w = f["period_to"].astype("Float64").to_numpy(dtype=float, na_value=np.nan)
+    # Years out of range are reported on their own; compared here they would add false errors.
+    written, p_from_w, p_to_w = (
+        np.where((y >= YEAR_MIN) & (y <= YEAR_MAX), y, np.nan) for y in (written, p_from_w, p_to_w)
+    )
     n_claims = len(claims)
 
     messages = []

@@ -139,9 +139,12 @@ def coverage_result(uncovered: pd.DataFrame, n_texts: int) -> dg.AssetCheckResul
     metadata: dict[str, object] = {"texts_checked": n_texts}
     if not uncovered.empty:
         metadata["numbers"] = dg.MetadataValue.md(markdown_table(uncovered, max_rows=MAX_LISTED))
-    return _warning(
-        TEXT_COVERAGE,
-        uncovered.empty,
-        metadata,
-        f"{len(uncovered)} number(s) of the sources' texts are not accounted for.",
-    )
+    unreadable = uncovered["problem"].str.startswith("cannot read", na=False)
+    parts = []
+    if unreadable.any():
+        parts.append(
+            f"{int(unreadable.sum())} text file(s) cannot be read ({', '.join(uncovered.loc[unreadable, 'text_file'])})"
+        )
+    if (~unreadable).any():
+        parts.append(f"{int((~unreadable).sum())} number(s) of the sources' texts are not accounted for")
+    return _warning(TEXT_COVERAGE, uncovered.empty, metadata, "; ".join(parts) + ".")
