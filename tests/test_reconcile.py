@@ -165,6 +165,38 @@ def test_bulk_errors_name_file_row_and_column(tmp_path) -> None:
     assert "x.claims.csv:4: claim 'i1', field 'start_scale'" in text
 
 
+def test_many_small_files_are_checked_together_and_named_apart(tmp_path) -> None:
+    """Files with the same columns are format-checked as one frame: each error still names its
+    own file and line, and the good files' rows equal one file holding them all."""
+    frame = _bulk_rows()
+    one, many = tmp_path / "one", tmp_path / "many"
+    one.mkdir()
+    many.mkdir()
+    frame.to_csv(one / "all.claims.csv", index=False)
+    frame.iloc[:2].to_csv(many / "a.claims.csv", index=False)
+    frame.iloc[2:].to_csv(many / "b.claims.csv", index=False)
+    whole, split = build(one), build(many)
+    for name in ("claims", "cagr_checks", "projections"):
+        left = getattr(whole, name).drop(columns=["file", "line"], errors="ignore")
+        right = getattr(split, name).drop(columns=["file", "line"], errors="ignore")
+        pd.testing.assert_frame_equal(left.reset_index(drop=True), right.reset_index(drop=True), check_dtype=False)
+    assert split.sources.set_index("source_id")["file"].to_dict() == {
+        "bulk-a": "a.claims.csv",
+        "bulk-b": "b.claims.csv",
+    }
+
+    bad_a, bad_b = frame.iloc[:2].copy(), frame.iloc[2:].copy()
+    bad_a.loc[1, "end_value"] = "1,50"
+    bad_b.loc[2, "start_scale"] = "gazillion"
+    bad_a.to_csv(many / "a.claims.csv", index=False)
+    bad_b.to_csv(many / "b.claims.csv", index=False)
+    with pytest.raises(SourceValidationError) as err:
+        build(many)
+    text = str(err.value)
+    assert "a.claims.csv:3: claim 'b1', field 'end_value'" in text
+    assert "b.claims.csv:2: claim 'i1', field 'start_scale'" in text
+
+
 def test_a_removed_source_disappears_from_every_table(tmp_path) -> None:
     directory = tmp_path / "s"
     shutil.copytree(SOURCES, directory)

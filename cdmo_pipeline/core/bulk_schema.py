@@ -98,24 +98,26 @@ SCHEMA = pa.DataFrameSchema(
 MESSAGES = {name: column.description for name, column in SCHEMA.columns.items()}
 
 
-def check_frame(frame: pd.DataFrame, rel: str, lines: pd.Series) -> list[SourceIssue]:
-    """Validate a bulk table lazily; one issue per failing cell (file, row, claim, column)."""
+def check_frame(frame: pd.DataFrame, files: pd.Series, lines: pd.Series) -> list[SourceIssue]:
+    """Validate bulk rows lazily (one table, or several with the same columns); one issue per
+    failing cell, naming its file, line, claim and column (``files``, ``lines``: per row)."""
     try:
         SCHEMA.validate(frame, lazy=True)
     except SchemaErrors as exc:
-        return _issues(exc.failure_cases, frame, rel, lines)
+        return _issues(exc.failure_cases, frame, files, lines)
     return []
 
 
-def _issues(cases: pd.DataFrame, frame: pd.DataFrame, rel: str, lines: pd.Series) -> list[SourceIssue]:
-    out = []
+def _issues(cases: pd.DataFrame, frame: pd.DataFrame, files: pd.Series, lines: pd.Series) -> list[SourceIssue]:
+    out: list[SourceIssue] = []
+    every_file = list(dict.fromkeys(files))  # a column-level failure is every file's (same columns)
     seen_types: set[str] = set()
     for case in cases.head(500).itertuples(index=False):  # failures only, capped
         column, index = case.column, case.index
         if case.check == "column_in_dataframe":
-            out.append(SourceIssue(rel, None, str(case.failure_case), "required column is missing"))
+            out += [SourceIssue(rel, None, str(case.failure_case), "required column is missing") for rel in every_file]
         elif case.check == "column_in_schema":
-            out.append(SourceIssue(rel, None, str(case.failure_case), "unknown column"))
+            out += [SourceIssue(rel, None, str(case.failure_case), "unknown column") for rel in every_file]
         elif isinstance(case.check, str) and case.check.startswith("dtype("):
             if str(column) in seen_types:
                 continue
@@ -123,7 +125,7 @@ def _issues(cases: pd.DataFrame, frame: pd.DataFrame, rel: str, lines: pd.Series
             actual = str(frame[column].dtype) if column in frame else "?"
             stored = {"float64": "double"}.get(actual, actual)
             message = f'is stored as {stored}; numbers must be strings exactly as written ("9.0" is not "9")'
-            out.append(SourceIssue(rel, None, str(column), message))
+            out += [SourceIssue(rel, None, str(column), message) for rel in every_file]
         elif index is not None and not pd.isna(index):
             row = int(index)
             claim = frame["claim_id"].iat[row] if "claim_id" in frame else None
@@ -136,7 +138,7 @@ def _issues(cases: pd.DataFrame, frame: pd.DataFrame, rel: str, lines: pd.Series
             source_level = str(column).startswith("source_")
             out.append(
                 SourceIssue(
-                    rel,
+                    str(files.iat[row]),
                     None if source_level or pd.isna(claim) or claim == "" else str(claim),
                     str(column),
                     f"'{text}' {message}",
@@ -144,5 +146,6 @@ def _issues(cases: pd.DataFrame, frame: pd.DataFrame, rel: str, lines: pd.Series
                 )
             )
     if len(cases) > 500:
-        out.append(SourceIssue(rel, None, None, f"... and {len(cases) - 500} more cells break the table's format"))
+        more = f"... and {len(cases) - 500} more cells break the table's format"
+        out.append(SourceIssue(every_file[0], None, None, more))
     return out

@@ -41,6 +41,9 @@ from cdmo_pipeline.core.source_format import (
 YAML_SUFFIXES = (".yaml", ".yml")
 BULK_SUFFIXES = (".claims.csv", ".claims.parquet")
 # Optional columns a bulk table may add to the DESIGN's: one intermediate value, metadata.
+# Bulk tables are format-checked in batches of about this many rows (whole files), so the
+# schema's fixed cost is paid per batch, not per file.
+BULK_BATCH_ROWS = 200_000
 BULK_OPTIONAL = (
     "point_year",
     "point_value",
@@ -211,6 +214,7 @@ def plan(sources_dir: Path) -> "Plan":
             reader.read_bulk(path, rel, data)
         else:
             reader.read_yaml(rel, data, markets_only=path.name == MARKETS_FILE)
+    reader.check_bulk()
     if reader.issues:
         raise SourceValidationError(reader.issues)
     return Plan(str(sources_dir), reader)
@@ -218,19 +222,20 @@ def plan(sources_dir: Path) -> "Plan":
 
 @dataclass
 class BulkTable:
-    """One bulk claims file, read and checked: its rows sorted by source, with their lines."""
+    """Bulk claims files read and checked together: rows sorted by file, then source, each
+    with its file (``_file``), line (``_line``) and reference number (``_ref``)."""
 
-    rel: str
-    sha: str
-    table: pa.Table  # all columns as strings, plus "_line"
+    table: pa.Table  # all columns as strings, plus the "_" columns
 
     def slices(self, max_claims: int) -> list[pa.Table]:
         """Consecutive runs of rows holding whole sources, each of at most ``max_claims`` rows
         (or one source, if a single source is larger)."""
         ids = self.table.column("source_id").to_numpy(zero_copy_only=False)
+        files = self.table.column("_fileno").to_numpy()
         if len(ids) == 0:
             return []
-        starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])  # each source's first row
+        # Each source's first row (a source is one file's rows with one source_id).
+        starts = np.flatnonzero(np.r_[True, (ids[1:] != ids[:-1]) | (files[1:] != files[:-1])])
         bounds = [0]
         for start in starts[1:]:  # few thousand sources: cheap
             if start - bounds[-1] >= max_claims:
@@ -270,18 +275,28 @@ class Plan:
             for _, ids in per_source.index.to_series().groupby(batch.to_numpy(), sort=True):
                 keep = claims["source_id"].isin(ids).to_numpy(bool)
                 yield self._raw([claims.loc[keep]], [figures.loc[figures["source_id"].isin(ids).to_numpy(bool)]])
+        # Slices of whole sources, gathered across files up to the chunk size: a corpus of
+        # many small files costs as few chunks as one big file.
+        pending: list[tuple[pd.DataFrame, pd.DataFrame]] = []
+        n_pending = 0
         while self.reader.bulk:
             bulk = self.reader.bulk.pop(0)
-            rel, pieces = bulk.rel, bulk.slices(max_claims)
+            pieces = bulk.slices(max_claims)
             del bulk  # the slices share its buffers: they are freed with the last slice
             while pieces:
-                claims, figures = _bulk_claims(pieces.pop(0), rel)
-                yield self._raw([claims], [figures])
+                piece = pieces.pop(0)
+                if pending and n_pending + piece.num_rows > max_claims:
+                    yield self._raw([c for c, _ in pending], [f for _, f in pending])
+                    pending, n_pending = [], 0
+                pending.append(_bulk_claims(piece))
+                n_pending += piece.num_rows
+        if pending:
+            yield self._raw([c for c, _ in pending], [f for _, f in pending])
 
     def whole(self) -> RawCorpus:
         """Every claim in one chunk."""
         parts = [(self._yaml_claims, self._yaml_figures)]
-        parts += [_bulk_claims(b.table, b.rel) for b in self.reader.bulk]
+        parts += [_bulk_claims(b.table) for b in self.reader.bulk]
         return self._raw([c for c, _ in parts], [f for _, f in parts])
 
     def _raw(self, claims: list[pd.DataFrame], figures: list[pd.DataFrame]) -> RawCorpus:
@@ -291,6 +306,16 @@ class Plan:
         c["cno"] = np.arange(len(c), dtype=np.int64)
         f["cno"] = pd.Index(c["ref"]).get_indexer(f["ref"]).astype(np.int64)
         return RawCorpus(self.sources, self.markets, c, f, self.extras, self.directory)
+
+
+@dataclass
+class _Unchecked:
+    """A bulk table read, its format not yet checked."""
+
+    rel: str
+    sha: str
+    first_row: int  # the line of its first row (CSV counts the header)
+    table: pa.Table
 
 
 class _Reader:
@@ -305,6 +330,7 @@ class _Reader:
         self.extras: list[dict[str, Any]] = []
         self.bulk: list[BulkTable] = []
         self.bulk_globals: list[tuple[pd.DataFrame, pd.DataFrame]] = []
+        self.unchecked: list[_Unchecked] = []  # bulk tables read, waiting for their format check
         # Every claim gets a reference number as it is read; its figures carry it, so a
         # claim is found by integer, never by its (possibly duplicated) id.
         self.ref = 0
@@ -497,6 +523,8 @@ class _Reader:
     # Bulk tables -------------------------------------------------------------------------
 
     def read_bulk(self, path: Path, rel: str, data: bytes) -> None:
+        """Read a bulk table and check what only it can show; its format is checked later,
+        with other files' (``check_bulk``)."""
         try:
             table = _read_table(path, data)
         except (pa.ArrowInvalid, pa.ArrowTypeError, OSError, UnicodeDecodeError) as exc:
@@ -514,30 +542,59 @@ class _Reader:
             self.issues.append(SourceIssue(rel, None, None, "has no rows"))
             return
         first_row = 2 if path.name.endswith(".csv") else 1  # CSV line numbers count the header
-        lines = pd.Series(np.arange(first_row, first_row + table.num_rows))
-        # The table's format (columns, text, each column's shape), by pandera over the frame.
-        problems = bulk_schema.check_frame(_frame(table), rel, lines)
-        if problems:
-            self.issues.extend(problems)
+        self.unchecked.append(_Unchecked(rel, sha256_of(data), first_row, table.replace_schema_metadata(None)))
+
+    def check_bulk(self) -> None:
+        """The format of every bulk table (columns, text, each column's shape), by pandera
+        over whole frames: tables with the same columns are checked together, many files at
+        once, so a corpus of thousands of small files pays the schema's fixed cost a few
+        times, not once per file. Tables that pass are kept, sorted, in batches."""
+        groups: dict[tuple, list[_Unchecked]] = {}
+        for item in self.unchecked:
+            groups.setdefault(tuple((f.name, str(f.type)) for f in item.table.schema), []).append(item)
+        self.unchecked = []
+        for items in groups.values():
+            batch: list[_Unchecked] = []
+            for item in items:
+                if batch and sum(b.table.num_rows for b in batch) + item.table.num_rows > BULK_BATCH_ROWS:
+                    self._check_batch(batch)
+                    batch = []
+                batch.append(item)
+            if batch:
+                self._check_batch(batch)
+
+    def _check_batch(self, batch: list["_Unchecked"]) -> None:
+        table = pa.concat_tables([b.table for b in batch])
+        files = np.repeat(np.array([b.rel for b in batch], dtype=object), [b.table.num_rows for b in batch])
+        lines = np.concatenate([np.arange(b.first_row, b.first_row + b.table.num_rows) for b in batch])
+        problems = bulk_schema.check_frame(_frame(table), pd.Series(files), pd.Series(lines))
+        self.issues.extend(problems)
+        bad = {p.file for p in problems}
+        good = [b for b in batch if b.rel not in bad]
+        if not good:
             return
+        table = pa.concat_tables([b.table for b in good]) if len(good) < len(batch) else table
+        n = table.num_rows
         for c in BULK_OPTIONAL:
             if c not in table.column_names:
-                table = table.append_column(c, pa.array([""] * table.num_rows, type=pa.string()))
-        table = table.append_column("_line", pa.array(np.arange(first_row, first_row + table.num_rows)))
-        table = table.append_column("_ref", pa.array(np.arange(self.ref, self.ref + table.num_rows)))
-        self.ref += table.num_rows
+                table = table.append_column(c, pa.array([""] * n, type=pa.string()))
+        sizes = [b.table.num_rows for b in good]
         # Every column text, missing as "" (bulk files mark absence by an empty cell).
-        table = pa.table(
-            {
-                n: (pc.fill_null(c, "") if n[0] != "_" else c)
-                for n, c in zip(table.column_names, table.columns, strict=True)
-            }
+        columns = {name: pc.fill_null(col, "") for name, col in zip(table.column_names, table.columns, strict=True)}
+        fileno = pa.array(np.repeat(np.arange(len(good), dtype=np.int32), sizes))
+        columns["_file"] = pa.DictionaryArray.from_arrays(fileno, pa.array([b.rel for b in good]))
+        columns["_sha"] = pa.DictionaryArray.from_arrays(fileno, pa.array([b.sha for b in good]))
+        columns["_fileno"] = fileno
+        columns["_line"] = pa.array(
+            np.concatenate([np.arange(b.first_row, b.first_row + k) for b, k in zip(good, sizes, strict=True)])
         )
+        columns["_ref"] = pa.array(np.arange(self.ref, self.ref + n))
+        self.ref += n
+        table = pa.table(columns)
         # Rows of a source together (a stable sort keeps their order): chunks hold whole sources.
-        table = table.take(pc.sort_indices(table, sort_keys=[("source_id", "ascending")]))
-        sha = sha256_of(data)
-        self.bulk.append(BulkTable(rel, sha, table))
-        self.bulk_globals.append(_bulk_globals(table, rel, sha))
+        table = table.take(pc.sort_indices(table, sort_keys=[("_fileno", "ascending"), ("source_id", "ascending")]))
+        self.bulk.append(BulkTable(table))
+        self.bulk_globals.append(_bulk_globals(table))
 
     # Frames ------------------------------------------------------------------------------
 
@@ -660,8 +717,8 @@ def _frame(table: pa.Table) -> pd.DataFrame:
     return table.to_pandas(types_mapper=lambda t: STRING if t in text else None)
 
 
-def _bulk_globals(table: pa.Table, rel: str, sha: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The sources and market declarations of one bulk table (one row per distinct one)."""
+def _bulk_globals(table: pa.Table) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The sources and market declarations of bulk tables (one row per file and distinct one)."""
     src_cols = {
         "source_id": "source_id",
         "title": "source_title",
@@ -671,26 +728,28 @@ def _bulk_globals(table: pa.Table, rel: str, sha: str) -> tuple[pd.DataFrame, pd
         "kind": "source_kind",
     }
     market_cols = ["market", "market_label", "parent_market", "region", "modality"]
-    frame = _frame(table.select([*src_cols.values(), *market_cols, "_line"]))
+    frame = _frame(table.select([*src_cols.values(), *market_cols, "_line", "_file", "_sha"]))
+    frame["_file"] = frame["_file"].astype(STRING)
+    frame["_sha"] = frame["_sha"].astype(STRING)
 
     def const(value: str | None, rows: pd.Index) -> pd.Series:
         return pd.Series(value if value is not None else pd.NA, index=rows, dtype=STRING)
 
     # One source per distinct metadata; rows that disagree are reported by validation.
-    sub = frame.loc[~frame[list(src_cols.values())].duplicated()]
+    sub = frame.loc[~frame[[*src_cols.values(), "_file"]].duplicated()]
     sources = pd.DataFrame({k: sub[v] for k, v in src_cols.items()})
     sources["kind"] = sources["kind"].mask(sources["kind"] == "", "report")
     sources["url"] = sources["url"].mask(sources["url"] == "")
-    sources = sources.assign(file=const(rel, sub.index), line=sub["_line"], sha256=const(sha, sub.index))
+    sources = sources.assign(file=sub["_file"], line=sub["_line"], sha256=sub["_sha"])
     sources["format"] = const("table", sub.index)
     for col in SOURCE_COLUMNS:
         if col not in sources:
             sources[col] = const(None, sub.index)
 
-    sub = frame.loc[~frame[market_cols].duplicated()]
+    sub = frame.loc[~frame[[*market_cols, "_file"]].duplicated()]
     markets = pd.DataFrame(
         {
-            "file": const(rel, sub.index),
+            "file": sub["_file"],
             "line": sub["_line"],
             "market_id": sub["market"],
             "label": sub["market_label"].mask(sub["market_label"] == "", sub["market"]),
@@ -705,16 +764,17 @@ def _bulk_globals(table: pa.Table, rel: str, sha: str) -> tuple[pd.DataFrame, pd
     return sources[SOURCE_COLUMNS].reset_index(drop=True), markets[MARKET_COLUMNS].reset_index(drop=True)
 
 
-def _bulk_claims(table: pa.Table, rel: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The claims and figures of (a slice of) one bulk table (vectorised: no per-row Python).
+def _bulk_claims(table: pa.Table) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The claims and figures of (a slice of) a bulk table (vectorised: no per-row Python).
 
     Every column is typed (Arrow strings, floats): an untyped all-missing column would make
     pandas inspect each of its million cells when frames are combined.
     """
-    frame = _frame(table)
+    frame = _frame(table.drop_columns(["_sha", "_fileno"]))
     index = frame.index
     line = frame["_line"]
     ref = frame["_ref"]
+    file = frame["_file"].astype(STRING)
 
     def const(value: str | None, rows: pd.Index = index) -> pd.Series:
         return pd.Series(value if value is not None else pd.NA, index=rows, dtype=STRING)
@@ -728,7 +788,7 @@ def _bulk_claims(table: pa.Table, rel: str) -> tuple[pd.DataFrame, pd.DataFrame]
     claims = pd.DataFrame(
         {
             "ref": ref,
-            "file": const(rel),
+            "file": file,
             "line": line,
             "source_id": frame["source_id"],
             "claim": frame["claim_id"],
@@ -757,7 +817,7 @@ def _bulk_claims(table: pa.Table, rel: str) -> tuple[pd.DataFrame, pd.DataFrame]
         return pd.DataFrame(
             {
                 "ref": ref[present],
-                "file": const(rel, rows),
+                "file": file[present],
                 "line": line[present],
                 "source_id": sub["source_id"],
                 "claim": sub["claim_id"],
