@@ -167,3 +167,40 @@ def test_extract_review_save_refresh_round_trip(tmp_path) -> None:
     (implied,) = _sql(str(db), "SELECT round(implied_cagr, 2) FROM cagr_checks WHERE verdict = 'consistent'")[0]
     assert implied == 8.96
     assert _sql(str(db), "SELECT count(*) FROM figures")[0][0] == 8
+
+
+def test_a_chunk_with_every_check_year_missing_still_publishes(tmp_path) -> None:
+    """A single value at or before the publication year with a CAGR and no period leaves the
+    check no years at all (DESIGN §5: unverifiable); a chunk made only of such claims once
+    failed the audit on the year columns' type. Found by a reviewer's independent corpus."""
+    from cdmo_pipeline import pipeline
+    from cdmo_pipeline.warehouse import Warehouse
+
+    sources = tmp_path / "sources"
+    sources.mkdir()
+    (sources / "past.yaml").write_text(
+        """\
+source: {id: past-values, title: Past values, publisher: Example, published: "2025", kind: report}
+markets:
+  widget: {label: Widget market}
+claims:
+  - {id: before, kind: trajectory, market: widget, currency: USD,
+     end: {year: "2023", value: "150", scale: billion}, cagr: {value: "7"}}
+  - {id: same-year, kind: trajectory, market: widget, currency: USD,
+     end: {year: "2025", value: "150", scale: billion}, cagr: {value: "7"}}
+""",
+        encoding="utf-8",
+    )
+    db = tmp_path / "w.duckdb"
+    pipeline.refresh(sources, Warehouse(db))
+    rows = _sql(str(db), "SELECT claim_id, verdict, start_year, end_year, n_years FROM cagr_checks ORDER BY 1")
+    assert rows == [
+        ("past-values/before", "unverifiable", None, None, None),
+        ("past-values/same-year", "unverifiable", None, None, None),
+    ]
+    types = _sql(
+        str(db),
+        "SELECT data_type FROM information_schema.columns"
+        " WHERE table_name = 'cagr_checks' AND column_name = 'start_year'",
+    )
+    assert types == [("BIGINT",)]

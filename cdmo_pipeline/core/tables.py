@@ -183,7 +183,7 @@ def cagr_checks_table(result: cagr.CheckResult) -> pd.DataFrame:
     for col in CHECK_COLUMNS:
         out[col] = c[col].to_numpy()
     for col in ("start_year", "end_year", "n_years"):
-        out[col] = nullable_int(out[col]).to_numpy()
+        out[col] = nullable_int(out[col]).array  # stays Int64 even when every year is missing
     for col in ("stated_low_open", "stated_high_open", "implied_low_open", "implied_high_open"):
         out[col] = out[col].astype("boolean").fillna(False).astype(bool)
     for col in ("stated_cagr", "stated_low", "stated_high", "start_value", "end_value", "implied_cagr"):
