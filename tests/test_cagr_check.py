@@ -39,6 +39,16 @@ class Case:
 
 MUST_NOT_FLAG = [
     Case(
+        "a small-unit currency: 2,150 to 3,050 trillion (KRW) over 2024-2030, 6.0%",
+        [value("2024", "2,150", scale="trillion"), value("2030", "3,050", scale="trillion")],
+        "6.0",
+        "consistent",
+        implied=cagr(3050, 2150, 6),  # 6.001 %; 3,050 trillion is 3,050,000 billion: not a typo
+        implied_low=cagr(3049.5, 2150.5, 6),
+        implied_high=cagr(3050.5, 2149.5, 6),
+        years=(2024, 2030),
+    ),
+    Case(
         "article: USD 255 bn (2025) to over USD 465 bn (2032), 9% CAGR",
         [value("2025", "255"), value("2032", "465", qualifier="over")],
         "9",

@@ -31,8 +31,10 @@ from cdmo_pipeline.core.source_format import (
 )
 from cdmo_pipeline.core.sources import STRING, RawCorpus
 
-# A market above a million billion (a thousand times world GDP) is a typo, not a forecast.
-MAX_BILLIONS = 1e6
+# Values are in billions of the claim's own currency, and small-unit currencies put real
+# markets in thousands of trillions (KRW 3,050 trillion is about USD 2 trillion). Above a
+# billion billion no currency's market lies: a typo, not a forecast.
+MAX_BILLIONS = 1e9
 # Growth rates are percent; beyond these a figure is a slip (or a total, not a rate).
 CAGR_MIN, CAGR_MAX = -100.0, 1000.0
 PUBLISHED_RE = r"^[0-9]{4}(?:-[0-9]{2}(?:-[0-9]{2})?)?$"

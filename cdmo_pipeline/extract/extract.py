@@ -23,6 +23,7 @@ from typing import Any
 import yaml
 
 from cdmo_pipeline.core.source_format import LOCATOR_MAX_WORDS, SLUG_RE
+from cdmo_pipeline.core.validate import MAX_BILLIONS
 from cdmo_pipeline.extract import grammar as g
 
 Span = tuple[int, int]
@@ -420,8 +421,8 @@ class _Extractor:
         low, high = interval(a.literal, a.qualifier)
         if a.kind == "money" and low <= 0:
             a.problem = a.problem or "with its qualifier the value may be zero or less; the loader refuses it"
-        elif a.kind == "money" and high * g.SCALE_BILLIONS.get(a.scale or "", 1.0) > 1e6:
-            a.problem = a.problem or "implausibly large (over a million billion)"
+        elif a.kind == "money" and high * g.SCALE_BILLIONS.get(a.scale or "", 1.0) > MAX_BILLIONS:
+            a.problem = a.problem or f"implausibly large (over {MAX_BILLIONS:,.0f} billion)"
         elif a.role == "share" and (low < 0 or high > 100):
             a.problem = a.problem or "a share must lie between 0% and 100%, its rounding included"
         elif a.role == "cagr" and (low <= -100 or high > 1000):
