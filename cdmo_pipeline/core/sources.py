@@ -127,6 +127,7 @@ MARKET_COLUMNS = [
     "comparable_to",
     "note",
     "explicit",
+    "claim",  # a bulk table's declaring row: its claim id, for errors; none in YAML
 ]
 
 
@@ -728,7 +729,7 @@ def _bulk_globals(table: pa.Table) -> tuple[pd.DataFrame, pd.DataFrame]:
         "kind": "source_kind",
     }
     market_cols = ["market", "market_label", "parent_market", "region", "modality"]
-    frame = _frame(table.select([*src_cols.values(), *market_cols, "_line", "_file", "_sha"]))
+    frame = _frame(table.select([*src_cols.values(), *market_cols, "claim_id", "_line", "_file", "_sha"]))
     frame["_file"] = frame["_file"].astype(STRING)
     frame["_sha"] = frame["_sha"].astype(STRING)
 
@@ -759,6 +760,7 @@ def _bulk_globals(table: pa.Table) -> tuple[pd.DataFrame, pd.DataFrame]:
             "comparable_to": const(None, sub.index),
             "note": const(None, sub.index),
             "explicit": (sub["market_label"] != "").to_numpy(bool),
+            "claim": sub["claim_id"],
         }
     )
     return sources[SOURCE_COLUMNS].reset_index(drop=True), markets[MARKET_COLUMNS].reset_index(drop=True)

@@ -206,7 +206,8 @@ def _sources(s: pd.DataFrame, rules: Rules) -> pd.DataFrame:
 
 def _markets(m: pd.DataFrame, rules: Rules) -> pd.DataFrame:
     yaml_style = _yaml_style(m["file"])
-    m["claim"] = None
+    # A table's row declares its market: errors name that row's claim; YAML has no claim here.
+    m["claim"] = m["claim"].where(~yaml_style, None) if "claim" in m else None
     ids = m["market_id"].astype(str)
     m["f_id"] = np.where(yaml_style, "markets." + ids, "market")
     m["f_parent"] = np.where(yaml_style, "markets." + ids + ".parent", "parent_market")
