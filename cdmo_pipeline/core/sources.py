@@ -603,7 +603,8 @@ class _Reader:
         """The YAML files' rows as frames."""
         return {
             "sources": _as_arrow_strings(pd.DataFrame(self.sources, columns=SOURCE_COLUMNS)),
-            "markets": _as_arrow_strings(pd.DataFrame(self.markets, columns=MARKET_COLUMNS)),
+            # "" not NA for YAML's claim: an all-NA column would make pandas warn on concat.
+            "markets": _as_arrow_strings(pd.DataFrame(self.markets, columns=MARKET_COLUMNS).assign(claim="")),
             "claims": _as_arrow_strings(pd.DataFrame(self.claims, columns=CLAIM_COLUMNS)),
             "figures": _as_arrow_strings(pd.DataFrame(self.figures, columns=FIGURE_COLUMNS)),
             "extras": pd.DataFrame(self.extras, columns=EXTRA_COLUMNS),
