@@ -319,6 +319,11 @@ class _Unchecked:
     table: pa.Table
 
 
+def _lines(items: list[_Unchecked]) -> np.ndarray:
+    """Each row's line in its own file, for tables read one after another."""
+    return np.concatenate([np.arange(b.first_row, b.first_row + b.table.num_rows) for b in items])
+
+
 class _Reader:
     """Accumulates rows from many files, and every problem found while reading them."""
 
@@ -567,8 +572,7 @@ class _Reader:
     def _check_batch(self, batch: list["_Unchecked"]) -> None:
         table = pa.concat_tables([b.table for b in batch])
         files = np.repeat(np.array([b.rel for b in batch], dtype=object), [b.table.num_rows for b in batch])
-        lines = np.concatenate([np.arange(b.first_row, b.first_row + b.table.num_rows) for b in batch])
-        problems = bulk_schema.check_frame(_frame(table), pd.Series(files), pd.Series(lines))
+        problems = bulk_schema.check_frame(_frame(table), pd.Series(files), pd.Series(_lines(batch)))
         self.issues.extend(problems)
         bad = {p.file for p in problems}
         good = [b for b in batch if b.rel not in bad]
@@ -586,9 +590,7 @@ class _Reader:
         columns["_file"] = pa.DictionaryArray.from_arrays(fileno, pa.array([b.rel for b in good]))
         columns["_sha"] = pa.DictionaryArray.from_arrays(fileno, pa.array([b.sha for b in good]))
         columns["_fileno"] = fileno
-        columns["_line"] = pa.array(
-            np.concatenate([np.arange(b.first_row, b.first_row + k) for b, k in zip(good, sizes, strict=True)])
-        )
+        columns["_line"] = pa.array(_lines(good))
         columns["_ref"] = pa.array(np.arange(self.ref, self.ref + n))
         self.ref += n
         table = pa.table(columns)
