@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 
 from cdmo_pipeline.config import CHUNK_CLAIMS
 from cdmo_pipeline.core import audit, reconcile, sources, tables
@@ -88,12 +89,16 @@ def run(
     store URI), for readers that do not speak DuckDB's file format.
     """
     step = on_step or (lambda _name: None)
+    # Arrow's default allocator (mimalloc) keeps freed pages for reuse, so resident memory
+    # only grows chunk after chunk; the system allocator gives them back at ``release_memory``.
+    pa.set_memory_pool(pa.system_memory_pool())
     step("read")
     plan = sources.plan(Path(sources_dir))
     rules = Rules()
     source_rows, market_rows = validate_globals(plan.sources, plan.markets, rules)
     corpus = Corpus(source_rows, market_rows, pd.DataFrame(), pd.DataFrame(), plan.extras)
     markets = tables.markets_table(corpus)
+    keys = audit.Keys.of(source_rows, markets)  # hashed once, checked against every chunk
     # Claims of articles are traced to reports (claim_origins), which needs each claim's path.
     has_articles = bool(reconcile.is_subject(source_rows).any())
     report = audit.AuditReport({}, {})
@@ -112,6 +117,7 @@ def run(
                 Corpus(source_rows, market_rows, claims, figures, plan.extras), markets, horizon
             )
             report.merge(audit.audit(built, complete=False))
+            report.merge(audit.AuditReport({}, audit.resolution_invariants(keys, built)))
             if not report.ok:
                 continue
             for name, df in built.items():
@@ -146,6 +152,8 @@ def run(
             "claims": claims_all,
             "figures": figures,
         }
+        keys = audit.Keys.of(core["sources"], markets, claims_all)
+        report.merge(audit.AuditReport({}, audit.corpus_invariants(core["sources"], markets, claims_all, keys)))
         paths = pd.concat(kept["paths"], ignore_index=True) if kept["paths"] else _paths(None)
         stated = pd.concat(kept["stated"], ignore_index=True)
         across = {
@@ -156,11 +164,11 @@ def run(
         for batch in reconcile.cross_source_batches(core, stated, chunk_claims):
             part = {"cross_source": batch}
             report.merge(audit.audit(part, complete=False))
-            report.merge(audit.AuditReport({}, audit.global_invariants(core["sources"], markets, claims_all, part)))
+            report.merge(audit.AuditReport({}, audit.resolution_invariants(keys, part)))
             snap.append("cross_source", batch)
             previews.setdefault("cross_source", batch.head(PREVIEW_ROWS))
         report.merge(audit.audit(across, complete=False))
-        report.merge(audit.AuditReport({}, audit.global_invariants(core["sources"], markets, claims_all, across)))
+        report.merge(audit.AuditReport({}, audit.resolution_invariants(keys, across)))
         del core, claims_all, paths, stated, figures
         if not report.ok:
             raise RefreshAuditError(report)

@@ -8,12 +8,12 @@ across sources at the end; the reports merge.
 """
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import pandas as pd
 
 from cdmo_pipeline.core.errors import AuditError
-from cdmo_pipeline.core.frames import isin
+from cdmo_pipeline.core.frames import STRING, isin, text
 from cdmo_pipeline.core.schemas import schema_failures
 from cdmo_pipeline.core.validate import find_cycles
 
@@ -112,11 +112,58 @@ def invariant_failures(tables: Mapping[str, pd.DataFrame]) -> dict[str, pd.DataF
     return out
 
 
+@dataclass(frozen=True)
+class Keys:
+    """The ids other tables must resolve to, hashed once: a refresh checks every chunk and
+    batch against them. ``claims`` is empty until every chunk is built."""
+
+    sources: pd.Index
+    markets: pd.Index
+    claims: pd.Index = field(default_factory=lambda: pd.Index([], dtype=STRING))
+
+    @classmethod
+    def of(cls, sources: pd.DataFrame, markets: pd.DataFrame, claims: pd.DataFrame | None = None) -> "Keys":
+        keys = cls(_key(sources["source_id"]), _key(markets["market_id"]))
+        return keys if claims is None else replace(keys, claims=_key(claims["claim_id"]))
+
+
+def _key(column: pd.Series) -> pd.Index:
+    return pd.Index(text(column.dropna()).unique())
+
+
 def global_invariants(
     sources: pd.DataFrame, markets: pd.DataFrame, claims: pd.DataFrame, tables: Mapping[str, pd.DataFrame]
 ) -> dict[str, pd.DataFrame]:
     """Invariants needing every source: ids resolve to sources, markets and claims; markets
     form a tree; each source counts its claims."""
+    keys = Keys.of(sources, markets, claims)
+    return corpus_invariants(sources, markets, claims, keys) | resolution_invariants(keys, tables)
+
+
+def corpus_invariants(
+    sources: pd.DataFrame, markets: pd.DataFrame, claims: pd.DataFrame, keys: Keys
+) -> dict[str, pd.DataFrame]:
+    """Invariants of the corpus as a whole, checked once: claims resolve to sources and
+    markets, markets form a tree, each source counts its claims."""
+    out = resolution_invariants(keys, {"claims": claims})
+
+    def need(name: str, frame: pd.DataFrame) -> None:
+        if not frame.empty:
+            out[name] = frame
+
+    dangling = markets["parent_market_id"].notna().to_numpy(bool) & ~isin(markets["parent_market_id"], keys.markets)
+    need("markets.parent_market_id exists", markets.loc[dangling])
+    parent_of = dict(zip(markets["market_id"], markets["parent_market_id"].astype(object), strict=True))
+    need("markets.parents form no cycle", markets.loc[isin(markets["market_id"], find_cycles(parent_of))])
+    counts = sources.set_index("source_id")["n_claims"]
+    actual = claims.groupby("source_id", observed=True).size().reindex(counts.index, fill_value=0)
+    need("sources.n_claims counts the claims", sources.loc[(counts != actual).to_numpy()])
+    return out
+
+
+def resolution_invariants(keys: Keys, tables: Mapping[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """Every id in the tables given resolves: to a source, a market and (for the tables built
+    across sources) a claim. Cheap per chunk or batch: the keys are hashed once."""
     out: dict[str, pd.DataFrame] = {}
 
     def need(name: str, frame: pd.DataFrame) -> None:
@@ -126,30 +173,20 @@ def global_invariants(
     for table in ("cross_source", "claim_origins"):
         if table in tables:
             df = tables[table]
-            need(f"{table}.claim_id resolves to claims", df.loc[~isin(df["claim_id"], claims["claim_id"])])
+            need(f"{table}.claim_id resolves to claims", df.loc[~isin(df["claim_id"], keys.claims)])
     if "claim_origins" in tables:
         origins = tables["claim_origins"]
         need(
             "claim_origins.matched_claim_id resolves to claims",
-            origins.loc[~isin(origins["matched_claim_id"], claims["claim_id"])],
+            origins.loc[~isin(origins["matched_claim_id"], keys.claims)],
         )
-    by_name = {**tables, "claims": claims}
     for table in WITH_SOURCE:
-        if table in by_name:
-            df = by_name[table]
-            need(f"{table}.source_id resolves to sources", df.loc[~isin(df["source_id"], sources["source_id"])])
+        if table in tables:
+            df = tables[table]
+            need(f"{table}.source_id resolves to sources", df.loc[~isin(df["source_id"], keys.sources)])
     for table in WITH_MARKET:
-        if table in by_name:
-            df = by_name[table]
-            unresolved = df["market_id"].notna().to_numpy(bool) & ~isin(df["market_id"], markets["market_id"])
+        if table in tables:
+            df = tables[table]
+            unresolved = df["market_id"].notna().to_numpy(bool) & ~isin(df["market_id"], keys.markets)
             need(f"{table}.market_id resolves to markets", df.loc[unresolved])
-    dangling = markets["parent_market_id"].notna().to_numpy(bool) & ~isin(
-        markets["parent_market_id"], markets["market_id"]
-    )
-    need("markets.parent_market_id exists", markets.loc[dangling])
-    parent_of = dict(zip(markets["market_id"], markets["parent_market_id"].astype(object), strict=True))
-    need("markets.parents form no cycle", markets.loc[isin(markets["market_id"], find_cycles(parent_of))])
-    counts = sources.set_index("source_id")["n_claims"]
-    actual = claims.groupby("source_id", observed=True).size().reindex(counts.index, fill_value=0)
-    need("sources.n_claims counts the claims", sources.loc[(counts != actual).to_numpy()])
     return out

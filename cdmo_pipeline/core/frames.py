@@ -47,20 +47,29 @@ def plain(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def isin(values: pd.Series, allowed: Iterable[object] | pd.Series) -> np.ndarray:
-    """``values.isin(allowed)`` as a numpy bool array; missing values are never in."""
-    if isinstance(allowed, pd.Series):
-        value_set = pc.cast(arrow(allowed.dropna()), pa.string())
+def isin(values: pd.Series, allowed: Iterable[object] | pd.Series | pd.Index) -> np.ndarray:
+    """``values.isin(allowed)`` as a numpy bool array; missing values are never in. An
+    ``allowed`` index (unique, no missing values) is hashed once however often it is asked."""
+    if isinstance(allowed, pd.Index):
+
+        def found(v: pd.Series | pd.Index) -> np.ndarray:
+            return allowed.get_indexer(text(pd.Series(v))) >= 0
     else:
-        value_set = pa.array([str(a) for a in allowed if a is not None], type=pa.string())
+        if isinstance(allowed, pd.Series):
+            value_set = pc.cast(arrow(allowed.dropna()), pa.string())
+        else:
+            value_set = pa.array([str(a) for a in allowed if a is not None], type=pa.string())
+
+        def found(v: pd.Series | pd.Index) -> np.ndarray:
+            hit = pc.is_in(pc.cast(arrow(pd.Series(v)), pa.string()), value_set=value_set)
+            return pc.fill_null(hit, False).to_numpy(zero_copy_only=False)
+
     if isinstance(values.dtype, pd.CategoricalDtype):
         # Test the (small) dictionary once, then look each row's code up.
-        cats = pc.is_in(pa.array(values.cat.categories.astype(str), type=pa.string()), value_set=value_set)
-        lookup = np.append(cats.to_numpy(zero_copy_only=False), False)
+        lookup = np.append(found(values.cat.categories.astype(str)), False)
         codes = values.cat.codes.to_numpy()
         return lookup[np.where(codes < 0, len(lookup) - 1, codes)]
-    hit = pc.is_in(pc.cast(arrow(values), pa.string()), value_set=value_set)
-    return pc.fill_null(hit, False).to_numpy(zero_copy_only=False)
+    return found(values)
 
 
 def to_number(values: pd.Series) -> np.ndarray:

@@ -20,8 +20,9 @@ from collections.abc import Iterator
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
-from cdmo_pipeline.core.frames import plain, text
+from cdmo_pipeline.core.frames import STRING, plain, text
 from cdmo_pipeline.core.projections import preferred_paths
 
 PUBLISHER_KINDS = ("report", "press_release")
@@ -172,77 +173,80 @@ def cross_source(
     rows = stated if stated is not None else stated_values(tables["figures"], tables["claims"])
     group = comparison_market(tables["markets"])
     meta = meta if meta is not None else _source_meta(tables["sources"])
-    source = pd.Categorical(rows["source_id"].astype(str))
-    at = pd.Index(meta.index.astype(str)).get_indexer(source.categories)  # per distinct source, once
-    codes = source.codes
-
-    def per_source(column: str) -> np.ndarray:
-        return meta[column].to_numpy(dtype=object)[at][codes]
-
-    source_market = rows["source_market_id"].astype(str).to_numpy()
-    market = pd.Series(source_market).map(group).to_numpy(dtype=object)
-    frame = pd.DataFrame(
-        {
-            "market_id": pd.Categorical(market),
-            "currency": rows["currency"].astype("category").to_numpy(),
-            "year": rows["year"].to_numpy(),
-            "source_id": source,
-            "claim_id": rows["claim_id"].to_numpy(),
-            "source_market_id": pd.Categorical(source_market),
-            "value": rows["value"].to_numpy(),
-            "low": rows["low"].to_numpy(),
-            "high": rows["high"].to_numpy(),
-        }
-    )
-    superseded = per_source("superseded").astype(bool)
+    # Text is looked up per distinct value (sources, markets) and spread to rows by integer
+    # code: no Python string per row.
+    source = pd.Categorical(text(rows["source_id"]))
+    at = pd.Index(meta.index.astype(str)).get_indexer(source.categories.astype(str))
+    source_code = source.codes
+    source_market = pd.Categorical(text(rows["source_market_id"]))
+    own_market = source_market.categories.astype(str).to_numpy(dtype=object)
+    group_of = pd.Series(own_market).map(group).to_numpy(dtype=object)
+    groups = pd.Categorical(group_of)
+    market_code = groups.codes[source_market.codes]
+    currency = pd.Categorical(text(rows["currency"]))
+    year = rows["year"].to_numpy()
+    value = rows["value"].to_numpy()
+    superseded = meta["superseded"].to_numpy(bool)[at][source_code]
     # The range is that of sources defining the market as the group does, latest editions
     # only; comparable definitions and older editions are listed against it, not counted.
-    same_definition = source_market == market
-    counted = same_definition & ~superseded
-    keys = ["market_id", "currency", "year"]
+    same_definition = (own_market == group_of)[source_market.codes]
+    # Rows without a comparable market or a currency are in no group (code -1).
+    grouped = (market_code >= 0) & (currency.codes >= 0)
+    counted = same_definition & ~superseded & grouped
+    keyed = pd.DataFrame(
+        {"market_id": market_code, "currency": currency.codes, "year": year, "source": source_code, "value": value}
+    )
     stats = (
-        frame.loc[counted]
-        .groupby(keys, observed=True)
-        .agg(n_sources=("source_id", "nunique"), min=("value", "min"), median=("value", "median"), max=("value", "max"))
+        keyed.loc[counted]
+        .groupby(["market_id", "currency", "year"])
+        .agg(n_sources=("source", "nunique"), min=("value", "min"), median=("value", "median"), max=("value", "max"))
     )
     stats = stats.loc[stats["n_sources"] >= 2]
-    key = pd.MultiIndex.from_frame(frame[keys].astype({"market_id": object, "currency": object}))
-    stat_at = pd.MultiIndex.from_frame(
-        stats.reset_index()[keys].astype({"market_id": object, "currency": object})
-    ).get_indexer(key)
-    inside = stat_at >= 0
+    stat_at = stats.index.get_indexer(pd.MultiIndex.from_arrays([market_code, currency.codes, year]))
+    inside = (stat_at >= 0) & grouped
     s = stats.to_numpy()[stat_at[inside]] if inside.any() else np.empty((0, 4))
-    out = frame.loc[inside].assign(
-        basis=STATED,
-        publisher=per_source("publisher")[inside],
-        kind=per_source("kind")[inside],
-        is_publisher=per_source("is_publisher").astype(bool)[inside],
-        superseded=superseded[inside],
-        same_definition=same_definition[inside],
-        counted=counted[inside],
-        confidence=per_source("confidence")[inside],
-        n_sources=s[:, 0].astype("int64"),
-        min=s[:, 1].astype(float),
-        median=s[:, 2].astype(float),
-        max=s[:, 3].astype(float),
+    src = source_code[inside]
+
+    def per_source(column: str) -> pd.Series:
+        """A per-source text column, spread to the rows by code (in Arrow)."""
+        values = pa.array(
+            meta[column].astype(object).where(meta[column].notna(), None).to_numpy(dtype=object)[at], pa.string()
+        )
+        return pd.Series(pd.array(values.take(pa.array(src)), dtype=STRING))
+
+    def decoded(codes: np.ndarray, categories: pd.Index) -> pd.Series:
+        return text(pd.Series(pd.Categorical.from_codes(codes, categories)))
+
+    n = int(inside.sum())
+    out = pd.DataFrame(
+        {
+            "market_id": decoded(market_code[inside], groups.categories),
+            "currency": decoded(currency.codes[inside], currency.categories),
+            "year": year[inside],
+            "basis": pd.Series(pd.array([STATED] * n, dtype=STRING)),
+            "source_id": decoded(src, source.categories),
+            "claim_id": text(rows["claim_id"]).loc[inside].reset_index(drop=True),
+            "source_market_id": decoded(source_market.codes[inside], source_market.categories),
+            "publisher": per_source("publisher"),
+            "kind": per_source("kind"),
+            "is_publisher": meta["is_publisher"].to_numpy(bool)[at][src],
+            "superseded": superseded[inside],
+            "same_definition": same_definition[inside],
+            "counted": counted[inside],
+            "confidence": per_source("confidence"),
+            "value": value[inside],
+            "low": rows["low"].to_numpy()[inside],
+            "high": rows["high"].to_numpy()[inside],
+            "n_sources": s[:, 0].astype("int64"),
+            "min": s[:, 1].astype(float),
+            "median": s[:, 2].astype(float),
+            "max": s[:, 3].astype(float),
+        }
     )
     out["spread_pct"] = (out["max"] - out["min"]) / out["median"] * 100.0
     out["deviation_pct"] = (out["value"] - out["median"]) / out["median"] * 100.0
     out = out.sort_values(["market_id", "basis", "year", "value", "source_id"], kind="stable")
-    out = out[CROSS_SOURCE_COLUMNS].reset_index(drop=True)
-    for col in (
-        "market_id",
-        "currency",
-        "basis",
-        "source_id",
-        "claim_id",
-        "source_market_id",
-        "publisher",
-        "kind",
-        "confidence",
-    ):
-        out[col] = text(out[col])
-    return out
+    return out[CROSS_SOURCE_COLUMNS].reset_index(drop=True)
 
 
 def _parts(figures: pd.DataFrame, subject_sources: set[str], meta: pd.DataFrame) -> pd.DataFrame:
