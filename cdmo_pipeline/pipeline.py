@@ -10,9 +10,6 @@ chunk and every table passed: the snapshot is committed at the very end, or disc
 The Dagster op runs exactly this; tests and benchmarks call it directly.
 """
 
-import contextlib
-import ctypes
-import gc
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +20,7 @@ import pyarrow as pa
 from cdmo_pipeline.config import CHUNK_CLAIMS
 from cdmo_pipeline.core import audit, reconcile, sources, tables
 from cdmo_pipeline.core.errors import AuditError, SourceValidationError
+from cdmo_pipeline.core.memory import release_memory
 from cdmo_pipeline.core.projections import preferred_paths
 from cdmo_pipeline.core.schemas import soft_failures
 from cdmo_pipeline.core.validate import Corpus, Rules, no_claims, validate_claims, validate_globals
@@ -99,6 +97,9 @@ def run(
     corpus = Corpus(source_rows, market_rows, pd.DataFrame(), pd.DataFrame(), plan.extras)
     markets = tables.markets_table(corpus)
     keys = audit.Keys.of(source_rows, markets)  # hashed once, checked against every chunk
+    # Source and market ids kept across chunks as codes into the ids known up front: a
+    # million claims' ids then cost an integer each, and chunks combine without re-encoding.
+    ids = {"source_id": _ids(keys.sources), "market_id": _ids(keys.markets), "source_market_id": _ids(keys.markets)}
     # Claims of articles are traced to reports (claim_origins), which needs each claim's path.
     has_articles = bool(reconcile.is_subject(source_rows).any())
     report = audit.AuditReport({}, {})
@@ -123,8 +124,8 @@ def run(
             for name, df in built.items():
                 snap.append(name, df)
                 previews.setdefault(name, df.head(PREVIEW_ROWS))
-            kept["claims"].append(_compact(built["claims"][tables.RECONCILE_CLAIM_COLUMNS]))
-            kept["stated"].append(reconcile.stated_values(built["figures"], built["claims"]))
+            kept["claims"].append(_compact(built["claims"][tables.RECONCILE_CLAIM_COLUMNS], ids))
+            kept["stated"].append(_compact(reconcile.stated_values(built["figures"], built["claims"]), ids))
             verdicts = verdicts.add(built["cagr_checks"]["verdict"].astype(str).value_counts(), fill_value=0)
             kept["inconsistent"].append(
                 soft_failures("cagr_checks", built["cagr_checks"])["stated_cagr_matches_endpoints"]
@@ -191,19 +192,15 @@ def run(
     )
 
 
-def release_memory() -> None:
-    """Return freed memory to the system between chunks: pandas' many short-lived arrays
-    fragment the C heap, and the process would otherwise keep the high-water mark of every
-    chunk."""
-    gc.collect()
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
+def _compact(frame: pd.DataFrame, ids: dict[str, pd.CategoricalDtype]) -> pd.DataFrame:
+    """What a refresh keeps for the whole run, kept small: ids as codes, other text as Arrow
+    strings (combined without falling back to Python objects)."""
+    text = [c for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c].dtype)]
+    return frame.astype({c: ids.get(c, pd.StringDtype("pyarrow")) for c in text})
 
 
-def _compact(frame: pd.DataFrame) -> pd.DataFrame:
-    """Text as Arrow strings: kept for the whole refresh, so kept small (and combined
-    without falling back to Python objects)."""
-    return frame.astype(pd.StringDtype("pyarrow"))
+def _ids(known: pd.Index) -> pd.CategoricalDtype:
+    return pd.CategoricalDtype(known.astype(str))
 
 
 def _reconcile_figures(figures: pd.DataFrame | None) -> pd.DataFrame:

@@ -145,7 +145,8 @@ def cross_source_batches(
     the batch, not the corpus."""
     group = comparison_market(tables["markets"])
     meta = _source_meta(tables["sources"])  # once, not per batch
-    markets = pd.Categorical(stated["source_market_id"].astype(str))
+    column = stated["source_market_id"]
+    markets = column.array if isinstance(column.dtype, pd.CategoricalDtype) else pd.Categorical(text(column))
     # Each row's comparison group, as an integer code: batches select by a lookup, not by text.
     groups = pd.Categorical(pd.Series(markets.categories).map(group).to_numpy(dtype=object))
     row_group = groups.codes[markets.codes]

@@ -25,6 +25,7 @@ from pydantic import ValidationError
 from cdmo_pipeline.core import bulk_schema
 from cdmo_pipeline.core.errors import SourceIssue, SourceValidationError
 from cdmo_pipeline.core.frames import STRING
+from cdmo_pipeline.core.memory import release_memory
 from cdmo_pipeline.core.source_format import (
     MARKETS_FILE,
     ClaimDoc,
@@ -565,9 +566,11 @@ class _Reader:
                 if batch and sum(b.table.num_rows for b in batch) + item.table.num_rows > BULK_BATCH_ROWS:
                     self._check_batch(batch)
                     batch = []
+                    release_memory()  # each batch's working copies, before the next one's
                 batch.append(item)
             if batch:
                 self._check_batch(batch)
+        release_memory()
 
     def _check_batch(self, batch: list["_Unchecked"]) -> None:
         table = pa.concat_tables([b.table for b in batch])
