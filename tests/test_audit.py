@@ -5,7 +5,7 @@ refresh checks the same invariants against keys hashed once (``Keys``); it must 
 what the whole-table audit finds.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -137,7 +137,7 @@ def test_a_refresh_whose_cross_source_breaks_an_invariant_publishes_nothing(
     )
     real = reconcile.cross_source_batches
 
-    def corrupted(*args: object, **kwargs: object):  # noqa: ANN202 - a generator like the real one
+    def corrupted(*args: object, **kwargs: object) -> Iterator[pd.DataFrame]:
         for batch in real(*args, **kwargs):
             batch = batch.copy()
             batch["claim_id"] = batch["claim_id"].astype(object)

@@ -86,8 +86,8 @@ def is_subject(sources: pd.DataFrame) -> pd.Series:
     material (under a ``reference/`` folder) — as opposed to the publishers' reports and
     press releases they are compared with. Their claims are traced to origins."""
     kind = sources["kind"].astype(str)
-    parts = sources["file"].astype(str).str.split("/")
-    in_reference = parts.map(lambda p: REFERENCE_FOLDER in p[:-1]).astype(bool)  # per source file, few
+    # A folder named so anywhere above the file (not the file's own name).
+    in_reference = text(sources["file"]).str.contains(f"(?:^|/){REFERENCE_FOLDER}/", regex=True).fillna(False)
     return (~kind.isin(PUBLISHER_KINDS) & ~in_reference).astype(bool)
 
 

@@ -58,8 +58,8 @@ def projection_chart(tables: TablesLike, market_id: str) -> bytes:
         raise ValueError(f"no projections for market {market_id!r}")
     markets = t["markets"].set_index("market_id")
     label = str(markets["label"].get(market_id, market_id))
-    sources = ordered_sources(t["sources"])
-    sources = sources.loc[sources["source_id"].isin(proj["source_id"])]
+    sources = t["sources"]
+    sources = ordered_sources(sources.loc[sources["source_id"].isin(proj["source_id"].unique())])
     n_sources = len(sources)
     if n_sources > MAX_SOURCES_PER_CHART:
         # A chart of thousands of paths shows nothing: the articles first, then the reports in
