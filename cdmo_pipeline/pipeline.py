@@ -178,6 +178,7 @@ def run(
             previews[name] = df.head(PREVIEW_ROWS)
         sources_table = across["sources"]
         receipt = snap.commit(sources_table)
+    release_memory()  # the refresh's working memory, before whatever runs next in this process
     if parquet_dir:
         step("export_parquet")
         warehouse.export_parquet(parquet_dir, receipt.refresh_id)

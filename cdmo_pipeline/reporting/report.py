@@ -92,6 +92,9 @@ class ReportInputError(CdmoError):
 # --- Inputs -----------------------------------------------------------------------------
 
 
+FOCUS_MEMORY_LIMIT = "256MB"
+
+
 def load_tables(con: duckdb.DuckDBPyConnection) -> dict[str, pd.DataFrame]:
     """Every published table (DESIGN §8) from a DuckDB connection, plus the optional ones present.
 
@@ -111,6 +114,9 @@ def load_tables(con: duckdb.DuckDBPyConnection) -> dict[str, pd.DataFrame]:
     names = [*REQUIRED_TABLES, *(n for n in OPTIONAL_TABLES if n in present)]
     (n_sources,) = con.execute('SELECT count(*) FROM "sources"').fetchall()[0]
     if n_sources > DETAIL_LIMIT:
+        # The focus queries scan whole tables: a small buffer pool keeps DuckDB from caching
+        # the warehouse in this process (the reports step runs beside the refresh).
+        con.execute(f"SET memory_limit = '{FOCUS_MEMORY_LIMIT}'")
         return _normalise(_focused(con, names))
     return _normalise({n: con.execute(f'SELECT * FROM "{n}"').df() for n in names})
 
