@@ -99,7 +99,8 @@ def run(
     keys = audit.Keys.of(source_rows, markets)  # hashed once, checked against every chunk
     # Source and market ids kept across chunks as codes into the ids known up front: a
     # million claims' ids then cost an integer each, and chunks combine without re-encoding.
-    ids = {"source_id": _ids(keys.sources), "market_id": _ids(keys.markets), "source_market_id": _ids(keys.markets)}
+    market_ids = _ids(keys.markets)
+    ids = {"source_id": _ids(keys.sources), "market_id": market_ids, "source_market_id": market_ids}
     # Claims of articles are traced to reports (claim_origins), which needs each claim's path.
     has_articles = bool(reconcile.is_subject(source_rows).any())
     report = audit.AuditReport({}, {})
@@ -153,7 +154,7 @@ def run(
             "claims": claims_all,
             "figures": figures,
         }
-        keys = audit.Keys.of(core["sources"], markets, claims_all)
+        keys = keys.with_claims(claims_all)
         report.merge(audit.AuditReport({}, audit.corpus_invariants(core["sources"], markets, claims_all, keys)))
         paths = pd.concat(kept["paths"], ignore_index=True) if kept["paths"] else _paths(None)
         stated = pd.concat(kept["stated"], ignore_index=True)

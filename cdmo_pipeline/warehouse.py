@@ -55,9 +55,8 @@ DEFAULT_LOCK_TIMEOUT = 30.0
 TABLES_SQL = "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = 'main'"
 _RETRY_PAUSE = 0.2
 # Writers keep DuckDB's own memory bounded (it spills to a temp folder beside the file), so a
-# million-claim refresh fits in a laptop's memory beside pandas' working set. Appends and the
-# publish copy stream, so a small cap costs no time (measured in bench/NOTES.md).
-# DuckDB only appends and renames here; a small buffer pool is enough (it spills to disk).
+# million-claim refresh fits in a laptop's memory beside pandas' working set. Writers only
+# append and rename, so a small buffer pool costs no time (measured in bench/NOTES.md).
 _WRITER_CONFIG = {"memory_limit": "128MB"}
 # Staging appends commit one by one (a single transaction would hold them in memory), but
 # checkpoint only at the end: DuckDB's default of one every 16 MB of WAL re-checkpointed the

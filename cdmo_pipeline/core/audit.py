@@ -124,7 +124,11 @@ class Keys:
     @classmethod
     def of(cls, sources: pd.DataFrame, markets: pd.DataFrame, claims: pd.DataFrame | None = None) -> "Keys":
         keys = cls(_key(sources["source_id"]), _key(markets["market_id"]))
-        return keys if claims is None else replace(keys, claims=_key(claims["claim_id"]))
+        return keys if claims is None else keys.with_claims(claims)
+
+    def with_claims(self, claims: pd.DataFrame) -> "Keys":
+        """The same keys, with every claim's id (once all chunks are built)."""
+        return replace(self, claims=_key(claims["claim_id"]))
 
 
 def _key(column: pd.Series) -> pd.Index:
