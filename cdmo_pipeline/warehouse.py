@@ -25,7 +25,9 @@ import json
 import os
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -62,6 +64,10 @@ _WRITER_CONFIG = {"memory_limit": "128MB"}
 # checkpoint only at the end: DuckDB's default of one every 16 MB of WAL re-checkpointed the
 # growing tables again and again, a third of a million-claim refresh.
 _STAGING_CONFIG = {**_WRITER_CONFIG, "checkpoint_threshold": "1GB"}
+# Staged rows handed to the writer thread and not yet written: about one chunk's tables (a
+# 50,000-claim chunk is ~105 MB of Arrow), so the next chunk is computed while DuckDB writes
+# the last one, and at most one chunk is held beyond the one being built.
+MAX_PENDING_BYTES = 160 * 2**20
 
 
 @dataclass(frozen=True)
@@ -356,7 +362,8 @@ class Snapshot:
     """A refresh being written: tables staged chunk by chunk, then published in one transaction.
 
     ``append`` adds rows to staging tables (``_staged_<name>``) in the candidate file beside
-    the warehouse, committed as it goes so memory stays flat. ``commit`` then, in one DuckDB
+    the warehouse, committed as it goes so memory stays flat, by a writer thread that works
+    while the caller builds the next rows. ``commit`` waits for it, then, in one DuckDB
     transaction, renames every staged table to its published name and adds the refresh
     record and the views; checkpoints; reads back the refresh id and every row count; swaps
     the candidate in and reads them back again. Renaming instead of copying writes each row
@@ -379,31 +386,66 @@ class Snapshot:
         self.counts: dict[str, int] = {}
         self.con: duckdb.DuckDBPyConnection | None = duckdb.connect(str(self.candidate), config=_STAGING_CONFIG)
         self.con.execute("SET enable_progress_bar = false")
+        # One writer thread, so statements run in the order given. DuckDB releases the GIL
+        # while it writes: the caller computes the next chunk meanwhile.
+        self._writer: ThreadPoolExecutor | None = ThreadPoolExecutor(1, thread_name_prefix="cdmo-staging")
+        self._pending: deque[tuple[str, Future[None], int]] = deque()
 
     def append(self, name: str, df: pd.DataFrame) -> None:
-        """Add rows to a table's staging table (created, typed from its model, on first use)."""
+        """Add rows to a table's staging table (created, typed from its model, on first use).
+
+        The rows are written by the writer thread; a failed write is raised by a later
+        ``append`` or by ``commit``, so nothing is published either way."""
         spec = replace(spec_from_model(name), name=STAGED_PREFIX + name)
+        if name not in self.counts:
+            self._submit(name, 0, self._execute, spec.ddl())
+            self.counts[name] = 0
+        if len(df):
+            # Through Arrow: Arrow-backed text and categoricals scan without Python objects.
+            frame = pa.Table.from_pandas(df[[c for c, _ in spec.columns]], preserve_index=False)
+            self._submit(name, frame.nbytes, self._insert, spec, frame)
+        self.counts[name] += len(df)
+
+    def flush(self) -> None:
+        """Wait until every staged row is written; raise the first failed write."""
+        while self._pending:
+            self._wait_oldest()
+
+    def _submit(self, name: str, nbytes: int, fn: Callable[..., None], *args: object) -> None:
+        if self._writer is None:
+            raise AuditError(f"staging table {name}: the snapshot is closed")
+        # Bounded: wait while the writer holds too much, and surface failures early.
+        while self._pending and (
+            self._pending[0][1].done() or sum(p[2] for p in self._pending) + nbytes > MAX_PENDING_BYTES
+        ):
+            self._wait_oldest()
+        self._pending.append((name, self._writer.submit(fn, *args), nbytes))
+
+    def _wait_oldest(self) -> None:
+        name, future, _ = self._pending.popleft()
         try:
-            if name not in self.counts:
-                self.con.execute(spec.ddl())
-                self.counts[name] = 0
-            if len(df):
-                # Through Arrow: Arrow-backed text and categoricals scan without Python objects.
-                frame = pa.Table.from_pandas(df[[c for c, _ in spec.columns]], preserve_index=False)
-                self.con.register("_frame", frame)
-                try:
-                    self.con.execute(spec.insert_from("_frame"))
-                finally:
-                    self.con.unregister("_frame")
+            future.result()
         except duckdb.Error as exc:
             raise AuditError(f"staging table {name} failed: {exc}") from exc
-        self.counts[name] += len(df)
+
+    def _execute(self, sql: str) -> None:
+        assert self.con is not None
+        self.con.execute(sql)
+
+    def _insert(self, spec: TableSpec, frame: pa.Table) -> None:
+        assert self.con is not None
+        self.con.register("_frame", frame)
+        try:
+            self.con.execute(spec.insert_from("_frame"))
+        finally:
+            self.con.unregister("_frame")
 
     def commit(self, sources: pd.DataFrame) -> Receipt:
         """Publish: every table, the record and the views in one transaction; verify; swap."""
         for name in MODELS:  # every published table exists, even when empty
             if name not in self.counts:
                 self.append(name, pd.DataFrame({c: [] for c, _ in spec_from_model(name).columns}))
+        self.flush()
         self.close()
         published_at = dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
         record = _refresh_record(self.refresh_id, published_at, self.run_id, sources, self.counts)
@@ -444,6 +486,11 @@ class Snapshot:
         return Receipt(self.refresh_id, self.warehouse.path, published_at, dict(self.counts), hashes)
 
     def close(self) -> None:
+        """Stop the writer (dropping what it has not started) and close the staging file."""
+        if self._writer is not None:
+            self._writer.shutdown(wait=True, cancel_futures=True)
+            self._writer = None
+        self._pending.clear()
         if self.con is not None:
             self.con.close()
             self.con = None
