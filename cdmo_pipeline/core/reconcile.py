@@ -16,13 +16,14 @@
 All of it is merges and group-bys over whole frames.
 """
 
+import itertools
 from collections.abc import Iterator
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from cdmo_pipeline.core.frames import STRING, plain, text
+from cdmo_pipeline.core.frames import STRING, arrow, plain, text
 from cdmo_pipeline.core.projections import preferred_paths
 
 PUBLISHER_KINDS = ("report", "press_release")
@@ -144,23 +145,57 @@ def cross_source_batches(
     """``cross_source`` a few market groups at a time (groups are independent): memory follows
     the batch, not the corpus."""
     group = comparison_market(tables["markets"])
-    meta = _source_meta(tables["sources"])  # once, not per batch
-    column = stated["source_market_id"]
-    markets = column.array if isinstance(column.dtype, pd.CategoricalDtype) else pd.Categorical(text(column))
+    meta = _compared_meta(tables["sources"])  # once, not per batch
+    markets = _categorical(stated["source_market_id"])
     # Each row's comparison group, as an integer code: batches select by a lookup, not by text.
     groups = pd.Categorical(pd.Series(markets.categories).map(group).to_numpy(dtype=object))
     row_group = groups.codes[markets.codes]
-    sizes = np.bincount(row_group, minlength=len(groups.categories))
-    selected = np.zeros(len(groups.categories), dtype=bool)
-    rows = 0
+    sizes = np.bincount(row_group[row_group >= 0], minlength=len(groups.categories))
+    # Groups in name order, cut into batches of about ``max_rows`` rows.
+    batch_of = np.full(len(groups.categories), -1, dtype=np.int64)
+    batch, rows = 0, 0
     for code in np.argsort(groups.categories.to_numpy(dtype=object), kind="stable"):
-        selected[code] = True
+        batch_of[code] = batch
         rows += sizes[code]
         if rows >= max_rows:
-            yield cross_source(tables, stated.loc[selected[row_group]], meta)
-            selected[:], rows = False, 0
-    if selected.any():
-        yield cross_source(tables, stated.loc[selected[row_group]], meta)
+            batch, rows = batch + 1, 0
+    row_batch = np.where(row_group >= 0, batch_of[row_group], -1)
+    # One stable sort, then each batch is a run of it, its rows in their original order.
+    order = np.argsort(row_batch, kind="stable")
+    # Where each batch starts (rows of no group, batch -1, sort first and are in none).
+    bounds = np.searchsorted(row_batch[order], np.arange(batch + 2))
+    for lo, hi in itertools.pairwise(bounds):
+        if hi > lo:
+            yield cross_source(tables, stated.take(order[lo:hi]), meta)
+
+
+def _compared_meta(sources: pd.DataFrame) -> pd.DataFrame:
+    """Per source, what ``cross_source`` lists beside each figure, text in Arrow (spread to
+    rows by ``take``)."""
+    meta = _source_meta(sources)
+    meta.index = pd.Index(text(meta.index.to_series()), name="source_id")
+    return meta.astype({c: STRING for c in ("publisher", "kind", "confidence")})
+
+
+def _categorical(column: pd.Series) -> pd.Categorical:
+    """A text column as codes into its distinct values (as kept, if already categorical)."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        return column.array
+    return pd.Categorical(text(column))
+
+
+def _decoded(codes: np.ndarray, categories: pd.Index) -> pd.Series:
+    """Text spread from distinct values to rows by integer code, in Arrow."""
+    values = pa.array(categories.astype(object).to_numpy(dtype=object), pa.string())
+    return pd.Series(pd.array(values.take(pa.array(codes, mask=codes < 0)), dtype=STRING))
+
+
+def _rank(categories: pd.Index) -> np.ndarray:
+    """Each category's position in text order: codes sorted by rank sort as their text."""
+    order = np.argsort(categories.astype(str).to_numpy(dtype=object), kind="stable")
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    return rank
 
 
 def cross_source(
@@ -173,13 +208,13 @@ def cross_source(
     """
     rows = stated if stated is not None else stated_values(tables["figures"], tables["claims"])
     group = comparison_market(tables["markets"])
-    meta = meta if meta is not None else _source_meta(tables["sources"])
+    meta = meta if meta is not None else _compared_meta(tables["sources"])
     # Text is looked up per distinct value (sources, markets) and spread to rows by integer
     # code: no Python string per row.
-    source = pd.Categorical(text(rows["source_id"]))
-    at = pd.Index(meta.index.astype(str)).get_indexer(source.categories.astype(str))
+    source = _categorical(rows["source_id"])
+    at = meta.index.get_indexer(pd.Index(text(source.categories.to_series())))
     source_code = source.codes
-    source_market = pd.Categorical(text(rows["source_market_id"]))
+    source_market = _categorical(rows["source_market_id"])
     own_market = source_market.categories.astype(str).to_numpy(dtype=object)
     group_of = pd.Series(own_market).map(group).to_numpy(dtype=object)
     groups = pd.Categorical(group_of)
@@ -204,40 +239,47 @@ def cross_source(
     )
     stats = stats.loc[stats["n_sources"] >= 2]
     stat_at = stats.index.get_indexer(pd.MultiIndex.from_arrays([market_code, currency.codes, year]))
-    inside = (stat_at >= 0) & grouped
-    s = stats.to_numpy()[stat_at[inside]] if inside.any() else np.empty((0, 4))
-    src = source_code[inside]
+    # The published order (market, year, value, source; basis is one value here), sorted by
+    # the codes' text ranks: the rows are put in order once, before any column is built.
+    inside = np.flatnonzero((stat_at >= 0) & grouped)
+    order = inside[
+        np.lexsort(
+            (
+                _rank(source.categories)[source_code[inside]],
+                value[inside],
+                year[inside],
+                _rank(groups.categories)[market_code[inside]],
+            )
+        )
+    ]
+    s = stats.to_numpy()[stat_at[order]] if len(order) else np.empty((0, 4))
+    src = source_code[order]
+    meta_at = at[src]
 
     def per_source(column: str) -> pd.Series:
         """A per-source text column, spread to the rows by code (in Arrow)."""
-        values = pa.array(
-            meta[column].astype(object).where(meta[column].notna(), None).to_numpy(dtype=object)[at], pa.string()
-        )
-        return pd.Series(pd.array(values.take(pa.array(src)), dtype=STRING))
+        return pd.Series(pd.array(arrow(meta[column]).take(pa.array(meta_at, mask=meta_at < 0)), dtype=STRING))
 
-    def decoded(codes: np.ndarray, categories: pd.Index) -> pd.Series:
-        return text(pd.Series(pd.Categorical.from_codes(codes, categories)))
-
-    n = int(inside.sum())
+    claim_ids = rows["claim_id"]
     out = pd.DataFrame(
         {
-            "market_id": decoded(market_code[inside], groups.categories),
-            "currency": decoded(currency.codes[inside], currency.categories),
-            "year": year[inside],
-            "basis": pd.Series(pd.array([STATED] * n, dtype=STRING)),
-            "source_id": decoded(src, source.categories),
-            "claim_id": text(rows["claim_id"]).loc[inside].reset_index(drop=True),
-            "source_market_id": decoded(source_market.codes[inside], source_market.categories),
+            "market_id": _decoded(market_code[order], groups.categories),
+            "currency": _decoded(currency.codes[order], currency.categories),
+            "year": year[order],
+            "basis": pd.Series(pd.array([STATED] * len(order), dtype=STRING)),
+            "source_id": _decoded(src, source.categories),
+            "claim_id": pd.Series(pd.array(arrow(claim_ids).take(pa.array(order)), dtype=STRING)),
+            "source_market_id": _decoded(source_market.codes[order], source_market.categories),
             "publisher": per_source("publisher"),
             "kind": per_source("kind"),
-            "is_publisher": meta["is_publisher"].to_numpy(bool)[at][src],
-            "superseded": superseded[inside],
-            "same_definition": same_definition[inside],
-            "counted": counted[inside],
+            "is_publisher": meta["is_publisher"].to_numpy(bool)[meta_at],
+            "superseded": superseded[order],
+            "same_definition": same_definition[order],
+            "counted": counted[order],
             "confidence": per_source("confidence"),
-            "value": value[inside],
-            "low": rows["low"].to_numpy()[inside],
-            "high": rows["high"].to_numpy()[inside],
+            "value": value[order],
+            "low": rows["low"].to_numpy()[order],
+            "high": rows["high"].to_numpy()[order],
             "n_sources": s[:, 0].astype("int64"),
             "min": s[:, 1].astype(float),
             "median": s[:, 2].astype(float),
@@ -246,8 +288,7 @@ def cross_source(
     )
     out["spread_pct"] = (out["max"] - out["min"]) / out["median"] * 100.0
     out["deviation_pct"] = (out["value"] - out["median"]) / out["median"] * 100.0
-    out = out.sort_values(["market_id", "basis", "year", "value", "source_id"], kind="stable")
-    return out[CROSS_SOURCE_COLUMNS].reset_index(drop=True)
+    return out[CROSS_SOURCE_COLUMNS]
 
 
 def _parts(figures: pd.DataFrame, subject_sources: set[str], meta: pd.DataFrame) -> pd.DataFrame:
