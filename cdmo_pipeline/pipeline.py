@@ -137,8 +137,9 @@ def run(
                 # Tracing articles' claims to reports needs every figure and path (small corpora).
                 kept["figures"].append(_reconcile_figures(built["figures"]))
                 kept["paths"].append(_paths(proj))
+            n_claims = len(raw.claims)
             del built, proj, claims, figures, raw
-            release_memory()
+            release_memory(n_claims)
         if not kept["claims"] and not rules.issues and report.ok:
             rules.issues.append(no_claims(plan.directory))
         if rules.issues:
@@ -179,7 +180,8 @@ def run(
             previews[name] = df.head(PREVIEW_ROWS)
         sources_table = across["sources"]
         receipt = snap.commit(sources_table)
-    release_memory()  # the refresh's working memory, before whatever runs next in this process
+    # The refresh's working memory, before whatever runs next in this process.
+    release_memory(receipt.row_counts.get("claims", 0))
     if parquet_dir:
         step("export_parquet")
         warehouse.export_parquet(parquet_dir, receipt.refresh_id)

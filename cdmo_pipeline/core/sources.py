@@ -565,12 +565,13 @@ class _Reader:
             for item in items:
                 if batch and sum(b.table.num_rows for b in batch) + item.table.num_rows > BULK_BATCH_ROWS:
                     self._check_batch(batch)
+                    # Each batch's working copies, before the next one's.
+                    release_memory(sum(b.table.num_rows for b in batch))
                     batch = []
-                    release_memory()  # each batch's working copies, before the next one's
                 batch.append(item)
             if batch:
                 self._check_batch(batch)
-        release_memory()
+                release_memory(sum(b.table.num_rows for b in batch))
 
     def _check_batch(self, batch: list["_Unchecked"]) -> None:
         table = pa.concat_tables([b.table for b in batch])

@@ -21,7 +21,14 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 
-from cdmo_pipeline.reporting.report import TablesLike, as_tables, is_primary, ordered_sources, source_label
+from cdmo_pipeline.reporting.report import (
+    TablesLike,
+    as_tables,
+    is_primary,
+    ordered_sources,
+    source_label,
+    source_labels,
+)
 
 VALUE_ROLES = ("start", "point", "end")
 PRIMARY_COLOUR = "#111111"  # the audited article, in black, above the reports
@@ -240,7 +247,7 @@ def _not_drawn(t: dict[str, pd.DataFrame], market_id: str, drawn: set[str]) -> s
     if f.empty:
         return ""
     year = f["year"].astype("string").fillna("?")
-    names = source_label(t["sources"])
+    names = source_labels(t)
     text = sorted(
         (
             f["source_id"].map(names) + ", " + year + ": " + f["literal"].astype(str) + " " + f["unit"].astype(str)

@@ -208,8 +208,27 @@ def _focused(con: duckdb.DuckDBPyConnection, names: list[str]) -> dict[str, pd.D
     return out
 
 
+class _Normalised(dict):
+    """Tables already in the report's shape: ``as_tables`` passes them through as they are
+    (each chart of a million-claim report would otherwise copy them again)."""
+
+    labels: pd.Series | None = None
+
+
+def source_labels(tables: TablesLike) -> pd.Series:
+    """``source_label`` of every source, computed once per set of tables."""
+    t = as_tables(tables)
+    if not isinstance(t, _Normalised):
+        return source_label(t["sources"])
+    if t.labels is None:
+        t.labels = source_label(t["sources"])
+    return t.labels
+
+
 def as_tables(tables: TablesLike) -> dict[str, pd.DataFrame]:
     """The tables as a dict (from a dict or a ``Tables``), checked for the required ones."""
+    if isinstance(tables, _Normalised):
+        return tables
     out = {name: df for name, df in tables.items() if df is not None}
     missing = [n for n in REQUIRED_TABLES if n not in out]
     if missing:
@@ -220,7 +239,7 @@ def as_tables(tables: TablesLike) -> dict[str, pd.DataFrame]:
 def _normalise(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
     """One shape whatever the origin (in-memory tables or the warehouse): text as Python
     objects with None for missing, whole-number columns as nullable integers."""
-    out = {}
+    out = _Normalised()
     for name, df in tables.items():
         df = df.copy()
         for col in df.columns:
