@@ -22,6 +22,7 @@ from collections.abc import Iterator
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from cdmo_pipeline.core.frames import STRING, arrow, plain, text
 from cdmo_pipeline.core.projections import preferred_paths
@@ -118,19 +119,24 @@ STATED_COLUMNS = ["source_id", "claim_id", "source_market_id", "currency", "year
 def stated_values(figures: pd.DataFrame, claims: pd.DataFrame) -> pd.DataFrame:
     """The stated values of some claims with their market and currency: what ``cross_source``
     compares. Compact (categorical ids), so a refresh can keep them chunk after chunk."""
-    values = figures.loc[figures["role"].isin(VALUE_ROLES).to_numpy(bool) & figures["year"].notna().to_numpy(bool)]
-    at = pd.Index(claims["claim_id"].astype(str)).get_indexer(values["claim_id"].astype(str))
-    has_market = at >= 0
-    values, at = values.loc[has_market], at[has_market]
-    market = claims["market_id"].astype(object).to_numpy()[at]
-    keep = pd.notna(market)
-    text = pd.StringDtype("pyarrow")  # Arrow strings stay compact when chunks are combined
+    keep = figures["role"].isin(VALUE_ROLES).to_numpy(bool) & figures["year"].notna().to_numpy(bool)
+    values = figures.loc[keep, ["source_id", "claim_id", "year", "value", "low", "high"]]
+    # Each value's claim, by Arrow's hash of this chunk's claim ids (null: no such claim).
+    at = pc.index_in(arrow(values["claim_id"]), value_set=arrow(claims["claim_id"]))
+    market = arrow(claims["market_id"]).take(at)
+    keep = pc.is_valid(market).to_numpy(zero_copy_only=False)
+    kept = pa.array(np.flatnonzero(keep))
+    text_type = pd.StringDtype("pyarrow")  # Arrow strings stay compact when chunks are combined
+
+    def taken(column: pa.Array | pa.ChunkedArray) -> pd.Series:
+        return pd.Series(pd.array(column.take(kept), dtype=text_type))
+
     return pd.DataFrame(
         {
-            "source_id": values["source_id"].astype(text).array[keep],
-            "claim_id": values["claim_id"].astype(text).array[keep],
-            "source_market_id": pd.array(market[keep], dtype=text),
-            "currency": pd.array(claims["currency"].astype(object).to_numpy()[at][keep], dtype=text),
+            "source_id": taken(arrow(values["source_id"])),
+            "claim_id": taken(arrow(values["claim_id"])),
+            "source_market_id": taken(market),
+            "currency": taken(arrow(claims["currency"]).take(at)),
             "year": values["year"].astype("int64").to_numpy()[keep],
             "value": values["value"].to_numpy(float)[keep],
             "low": values["low"].to_numpy(float)[keep],
