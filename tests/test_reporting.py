@@ -17,7 +17,14 @@ from cdmo_pipeline.reporting import (
     write_charts,
     write_report,
 )
-from cdmo_pipeline.reporting.report import OPTIONAL_TABLES, REQUIRED_TABLES, ReportInputError
+from cdmo_pipeline.reporting.report import (
+    OPTIONAL_TABLES,
+    REQUIRED_TABLES,
+    ReportInputError,
+    as_tables,
+    source_label,
+    source_labels,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = ROOT / "data" / "sources"
@@ -320,6 +327,14 @@ def test_chart_bytes_are_deterministic(tables: dict[str, pd.DataFrame], charts: 
     assert again == charts["global-cdmo"].read_bytes()
     assert b"Software" not in again
     assert b"tIME" not in again
+
+
+def test_tables_are_normalised_once_for_every_chart(tables: dict[str, pd.DataFrame]) -> None:
+    t = as_tables(tables)
+    assert as_tables(t) is t  # passed through, not copied again per chart
+    assert source_labels(t) is source_labels(t)  # computed once
+    pd.testing.assert_series_equal(source_labels(t), source_label(t["sources"]))
+    pd.testing.assert_series_equal(source_labels(tables), source_label(t["sources"]))
 
 
 def test_chart_of_unknown_market(tables: dict[str, pd.DataFrame]) -> None:
