@@ -395,7 +395,9 @@ class Snapshot:
         """Add rows to a table's staging table (created, typed from its model, on first use).
 
         The rows are written by the writer thread; a failed write is raised by a later
-        ``append`` or by ``commit``, so nothing is published either way."""
+        ``append`` or by ``commit``, so nothing is published either way. Arrow shares the
+        frame's numeric buffers, so the caller must not change the frame in place afterwards
+        (the refresh only reads a chunk's tables once they are staged)."""
         spec = replace(spec_from_model(name), name=STAGED_PREFIX + name)
         if name not in self.counts:
             self._submit(name, 0, self._execute, spec.ddl())

@@ -126,10 +126,10 @@ def stated_values(figures: pd.DataFrame, claims: pd.DataFrame) -> pd.DataFrame:
     market = arrow(claims["market_id"]).take(at)
     keep = pc.is_valid(market).to_numpy(zero_copy_only=False)
     kept = pa.array(np.flatnonzero(keep))
-    text_type = pd.StringDtype("pyarrow")  # Arrow strings stay compact when chunks are combined
 
     def taken(column: pa.Array | pa.ChunkedArray) -> pd.Series:
-        return pd.Series(pd.array(column.take(kept), dtype=text_type))
+        # Arrow strings stay compact when chunks are combined.
+        return pd.Series(pd.array(column.take(kept), dtype=STRING))
 
     return pd.DataFrame(
         {

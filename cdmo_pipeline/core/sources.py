@@ -562,16 +562,17 @@ class _Reader:
         self.unchecked = []
         for items in groups.values():
             batch: list[_Unchecked] = []
+            rows = 0
             for item in items:
-                if batch and sum(b.table.num_rows for b in batch) + item.table.num_rows > BULK_BATCH_ROWS:
+                if batch and rows + item.table.num_rows > BULK_BATCH_ROWS:
                     self._check_batch(batch)
-                    # Each batch's working copies, before the next one's.
-                    release_memory(sum(b.table.num_rows for b in batch))
-                    batch = []
+                    release_memory(rows)  # each batch's working copies, before the next one's
+                    batch, rows = [], 0
                 batch.append(item)
+                rows += item.table.num_rows
             if batch:
                 self._check_batch(batch)
-                release_memory(sum(b.table.num_rows for b in batch))
+                release_memory(rows)
 
     def _check_batch(self, batch: list["_Unchecked"]) -> None:
         table = pa.concat_tables([b.table for b in batch])
