@@ -38,6 +38,20 @@ def text(values: pd.Series | np.ndarray | list) -> pd.Series:
     return objects.where(series.notna(), None).astype(STRING)
 
 
+def decoded(codes: np.ndarray, categories: pd.Index) -> pd.Series:
+    """Text spread from distinct values to rows by integer code (-1: missing), in Arrow."""
+    values = pa.array(categories.astype(object).to_numpy(dtype=object), pa.string())
+    return pd.Series(pd.array(values.take(pa.array(codes, mask=codes < 0)), dtype=STRING))
+
+
+def text_rank(categories: pd.Index) -> np.ndarray:
+    """Each category's position in text order: codes sorted by rank sort as their text."""
+    order = np.argsort(categories.astype(str).to_numpy(dtype=object), kind="stable")
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    return rank
+
+
 def plain(frame: pd.DataFrame) -> pd.DataFrame:
     """Text columns as Python objects with None: for the few rows where Arrow buys nothing."""
     out = frame.copy()

@@ -24,7 +24,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from cdmo_pipeline.core.frames import STRING, arrow, plain, text
+from cdmo_pipeline.core.frames import STRING, arrow, decoded, plain, text, text_rank
 from cdmo_pipeline.core.projections import preferred_paths
 
 PUBLISHER_KINDS = ("report", "press_release")
@@ -190,20 +190,6 @@ def _categorical(column: pd.Series) -> pd.Categorical:
     return pd.Categorical(text(column))
 
 
-def _decoded(codes: np.ndarray, categories: pd.Index) -> pd.Series:
-    """Text spread from distinct values to rows by integer code, in Arrow."""
-    values = pa.array(categories.astype(object).to_numpy(dtype=object), pa.string())
-    return pd.Series(pd.array(values.take(pa.array(codes, mask=codes < 0)), dtype=STRING))
-
-
-def _rank(categories: pd.Index) -> np.ndarray:
-    """Each category's position in text order: codes sorted by rank sort as their text."""
-    order = np.argsort(categories.astype(str).to_numpy(dtype=object), kind="stable")
-    rank = np.empty(len(order), dtype=np.int64)
-    rank[order] = np.arange(len(order))
-    return rank
-
-
 def cross_source(
     tables: dict[str, pd.DataFrame], stated: pd.DataFrame | None = None, meta: pd.DataFrame | None = None
 ) -> pd.DataFrame:
@@ -251,10 +237,10 @@ def cross_source(
     order = inside[
         np.lexsort(
             (
-                _rank(source.categories)[source_code[inside]],
+                text_rank(source.categories)[source_code[inside]],
                 value[inside],
                 year[inside],
-                _rank(groups.categories)[market_code[inside]],
+                text_rank(groups.categories)[market_code[inside]],
             )
         )
     ]
@@ -269,13 +255,13 @@ def cross_source(
     claim_ids = rows["claim_id"]
     out = pd.DataFrame(
         {
-            "market_id": _decoded(market_code[order], groups.categories),
-            "currency": _decoded(currency.codes[order], currency.categories),
+            "market_id": decoded(market_code[order], groups.categories),
+            "currency": decoded(currency.codes[order], currency.categories),
             "year": year[order],
             "basis": pd.Series(pd.array([STATED] * len(order), dtype=STRING)),
-            "source_id": _decoded(src, source.categories),
+            "source_id": decoded(src, source.categories),
             "claim_id": pd.Series(pd.array(arrow(claim_ids).take(pa.array(order)), dtype=STRING)),
-            "source_market_id": _decoded(source_market.codes[order], source_market.categories),
+            "source_market_id": decoded(source_market.codes[order], source_market.categories),
             "publisher": per_source("publisher"),
             "kind": per_source("kind"),
             "is_publisher": meta["is_publisher"].to_numpy(bool)[meta_at],
