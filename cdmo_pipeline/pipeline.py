@@ -20,6 +20,7 @@ import pyarrow as pa
 from cdmo_pipeline.config import CHUNK_CLAIMS
 from cdmo_pipeline.core import audit, reconcile, sources, tables
 from cdmo_pipeline.core.errors import AuditError, SourceValidationError
+from cdmo_pipeline.core.frames import STRING
 from cdmo_pipeline.core.memory import release_memory
 from cdmo_pipeline.core.projections import preferred_paths
 from cdmo_pipeline.core.schemas import soft_failures
@@ -200,7 +201,7 @@ def _compact(frame: pd.DataFrame, ids: dict[str, pd.CategoricalDtype]) -> pd.Dat
     """What a refresh keeps for the whole run, kept small: ids as codes, other text as Arrow
     strings (combined without falling back to Python objects)."""
     text = [c for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c].dtype)]
-    return frame.astype({c: ids.get(c, pd.StringDtype("pyarrow")) for c in text})
+    return frame.astype({c: ids.get(c, STRING) for c in text})
 
 
 def _ids(known: pd.Index) -> pd.CategoricalDtype:

@@ -30,18 +30,20 @@ def text(values: pd.Series | np.ndarray | list) -> pd.Series:
         return series
     if isinstance(series.dtype, pd.CategoricalDtype):
         # Decode the dictionary in Arrow: no Python string per row.
-        codes = pa.array(series.cat.codes.to_numpy(), mask=series.cat.codes.to_numpy() < 0)
-        dictionary = pa.array(series.cat.categories.astype(str).to_numpy(dtype=object), type=pa.string())
-        decoded = pa.DictionaryArray.from_arrays(codes, dictionary).dictionary_decode()
-        return pd.Series(pd.array(decoded, dtype=STRING), index=series.index)
+        return decoded(series.cat.codes.to_numpy(), series.cat.categories, index=series.index)
     objects = series.astype(object)
     return objects.where(series.notna(), None).astype(STRING)
 
 
-def decoded(codes: np.ndarray, categories: pd.Index) -> pd.Series:
-    """Text spread from distinct values to rows by integer code (-1: missing), in Arrow."""
-    values = pa.array(categories.astype(object).to_numpy(dtype=object), pa.string())
-    return pd.Series(pd.array(values.take(pa.array(codes, mask=codes < 0)), dtype=STRING))
+def spread(values: pa.Array | pa.ChunkedArray, at: np.ndarray, index: pd.Index | None = None) -> pd.Series:
+    """``values[at]`` as an Arrow string column (``at`` -1: missing): text held once per
+    distinct value and spread to rows by integer position, no Python string per row."""
+    return pd.Series(pd.array(values.take(pa.array(at, mask=at < 0)), dtype=STRING), index=index)
+
+
+def decoded(codes: np.ndarray, categories: pd.Index, index: pd.Index | None = None) -> pd.Series:
+    """A categorical's text from its codes (-1: missing) and categories, in Arrow."""
+    return spread(pa.array(categories.astype(str).to_numpy(dtype=object), pa.string()), codes, index)
 
 
 def text_rank(categories: pd.Index) -> np.ndarray:

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from cdmo_pipeline.core.cagr import CheckResult
-from cdmo_pipeline.core.frames import decoded, text_rank
+from cdmo_pipeline.core.frames import STRING, decoded, text_rank
 
 ENDPOINTS, STATED_CAGR = "endpoints", "stated_cagr"
 BASES = (ENDPOINTS, STATED_CAGR)
@@ -294,7 +294,7 @@ def segment_shares(projections: pd.DataFrame, markets: pd.DataFrame) -> pd.DataF
             "share_central": column("central", seg_rows) / column("central", par_rows) * 100.0,
             "share_low": share_low,
             "share_high": share_high,
-            "verdict": pd.array(verdict, dtype=pd.StringDtype("pyarrow")),
+            "verdict": pd.array(verdict, dtype=STRING),
             "segment_claim_id": label("claim_id", seg_rows),
             "parent_claim_id": label("claim_id", par_rows),
             "segment_basis": label("basis", seg_rows),
@@ -308,4 +308,4 @@ def segment_shares(projections: pd.DataFrame, markets: pd.DataFrame) -> pd.DataF
 
 def _empty_shares() -> pd.DataFrame:
     types = {"year": "int64", "share_central": float, "share_low": float, "share_high": float, "is_extrapolated": bool}
-    return pd.DataFrame({c: pd.Series(dtype=types.get(c, pd.StringDtype("pyarrow"))) for c in SHARE_COLUMNS})
+    return pd.DataFrame({c: pd.Series(dtype=types.get(c, STRING)) for c in SHARE_COLUMNS})

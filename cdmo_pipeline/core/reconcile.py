@@ -24,7 +24,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from cdmo_pipeline.core.frames import STRING, arrow, decoded, plain, text, text_rank
+from cdmo_pipeline.core.frames import STRING, arrow, decoded, plain, spread, text, text_rank
 from cdmo_pipeline.core.projections import preferred_paths
 
 PUBLISHER_KINDS = ("report", "press_release")
@@ -125,11 +125,10 @@ def stated_values(figures: pd.DataFrame, claims: pd.DataFrame) -> pd.DataFrame:
     at = pc.index_in(arrow(values["claim_id"]), value_set=arrow(claims["claim_id"]))
     market = arrow(claims["market_id"]).take(at)
     keep = pc.is_valid(market).to_numpy(zero_copy_only=False)
-    kept = pa.array(np.flatnonzero(keep))
+    kept = np.flatnonzero(keep)
 
     def taken(column: pa.Array | pa.ChunkedArray) -> pd.Series:
-        # Arrow strings stay compact when chunks are combined.
-        return pd.Series(pd.array(column.take(kept), dtype=STRING))
+        return spread(column, kept)  # Arrow strings stay compact when chunks are combined
 
     return pd.DataFrame(
         {
@@ -250,7 +249,7 @@ def cross_source(
 
     def per_source(column: str) -> pd.Series:
         """A per-source text column, spread to the rows by code (in Arrow)."""
-        return pd.Series(pd.array(arrow(meta[column]).take(pa.array(meta_at, mask=meta_at < 0)), dtype=STRING))
+        return spread(arrow(meta[column]), meta_at)
 
     claim_ids = rows["claim_id"]
     out = pd.DataFrame(
