@@ -26,6 +26,7 @@ from typer._click import exceptions as click_exceptions  # the click vendored by
 
 from cdmo_pipeline.config import PROJECT_ROOT, Settings, dagster_home
 from cdmo_pipeline.core.errors import CdmoError
+from cdmo_pipeline.supervise import DEFAULT_GRACE, run_supervised
 
 app = typer.Typer(
     name="cdmo",
@@ -277,6 +278,9 @@ def _cell(value: object) -> str:
 @app.command()
 def ui(
     port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 3000,
+    stop_timeout: Annotated[
+        float, typer.Option(help="Seconds Dagster gets to stop cleanly when asked; then what is left is killed.")
+    ] = DEFAULT_GRACE,
 ) -> None:
     """Serve the Dagster UI (and its daemon: schedule and sensor) on 127.0.0.1 only."""
     _settings()
@@ -288,7 +292,8 @@ def ui(
     target = ["-w", str(workspace)] if workspace.exists() else ["-m", "cdmo_pipeline.definitions"]
     args = [str(exe), "dev", "-h", "127.0.0.1", "-p", str(port), *target]
     out.print(f"Dagster UI on http://127.0.0.1:{port} (DAGSTER_HOME={os.environ['DAGSTER_HOME']})")
-    os.execv(args[0], args)
+    # Supervised, not exec'd: Ctrl-C or `kill PID` ends the UI and every process it started.
+    raise typer.Exit(run_supervised(args, grace=stop_timeout))
 
 
 # report ------------------------------------------------------------------------------------

@@ -197,22 +197,21 @@ class Warehouse:
         Read-only connections attach the file to a private in-memory database: DuckDB shares
         one instance per path within a process, so a plain connection could see the snapshot
         another connection of this process opened before the last swap.
+
+        DuckDB opens the file by name twice while attaching it (once for the headers, once
+        for the catalog), so a swap landing between the two would pair one snapshot's header
+        with the other's blocks: an error, never a silent mix (RELIABILITY.md). An open during
+        which the file under the name changed is therefore discarded and retried.
         """
         deadline = time.monotonic() + self.lock_timeout
         while True:
+            before = _identity(path) if read_only else None
             try:
-                if not read_only:
-                    return duckdb.connect(str(path))
-                con = duckdb.connect(":memory:")
-                try:
-                    con.execute("ATTACH ? AS warehouse (READ_ONLY)", [str(path)])
-                    con.execute("USE warehouse")
-                except BaseException:
-                    con.close()
-                    raise
-                return con
-            except duckdb.IOException as exc:
-                if "lock" not in str(exc).lower():
+                con = duckdb.connect(str(path)) if not read_only else self._attach(path)
+            except duckdb.Error as exc:
+                if read_only and _identity(path) != before and time.monotonic() < deadline:
+                    continue  # a refresh swapped the file in mid-open: open the new one
+                if not isinstance(exc, duckdb.IOException) or "lock" not in str(exc).lower():
                     raise CdmoError(f"cannot open the warehouse {path}: {exc}") from exc
                 if time.monotonic() >= deadline:
                     raise WarehouseBusyError(
@@ -220,6 +219,24 @@ class Warehouse:
                         f"(waited {self.lock_timeout:g} s): {_lock_holder(exc)}"
                     ) from exc
                 time.sleep(_RETRY_PAUSE)
+                continue
+            if read_only and _identity(path) != before:
+                con.close()  # opened across a swap: it may hold either snapshot
+                if time.monotonic() >= deadline:
+                    raise CdmoError(f"the warehouse {path} kept being replaced while it was opened")
+                continue
+            return con
+
+    @staticmethod
+    def _attach(path: Path) -> duckdb.DuckDBPyConnection:
+        con = duckdb.connect(":memory:")
+        try:
+            con.execute("ATTACH ? AS warehouse (READ_ONLY)", [str(path)])
+            con.execute("USE warehouse")
+        except BaseException:
+            con.close()
+            raise
+        return con
 
     # Publishing ----------------------------------------------------------------------
 
@@ -583,6 +600,15 @@ def _lock_holder(exc: Exception) -> str:
     text = str(exc)
     marker = "Conflicting lock is held in"
     return text[text.index(marker) :].split(". See also")[0] if marker in text else text
+
+
+def _identity(path: Path) -> tuple[int, ...] | None:
+    """What file is under ``path`` now: a swap changes the inode and its times."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
 def _fsync(path: Path) -> None:

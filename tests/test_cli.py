@@ -31,8 +31,8 @@ from tests.ui_helpers import (
     ROOT,
     Server,
     free_port,
-    group_members,
     isolated_env,
+    session_members,
     start_server,
     wait_until_ready,
 )
@@ -496,7 +496,7 @@ query {
 
 @pytest.fixture(scope="module")
 def ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """``cdmo ui`` on a free port: ``dagster dev`` (webserver and daemon) in its own process group."""
+    """``cdmo ui`` on a free port: ``dagster dev`` (webserver and daemon) under it, in its own session."""
     base = tmp_path_factory.mktemp("ui")
     env = isolated_env(base)
     port = free_port()
@@ -562,7 +562,13 @@ def test_ui_serves_the_definitions_on_loopback(ui: Server) -> None:
 
 @pytest.mark.slow
 def test_ui_stops_by_its_process_id(ui: Server) -> None:
-    pgid = ui.proc.pid
-    by_sigterm, seconds = ui.stop()
-    assert not group_members(pgid), group_members(pgid)
-    assert by_sigterm, f"cdmo ui needed SIGKILL after {seconds:.0f} s of SIGTERM"
+    """`kill PID` (SIGTERM to cdmo ui alone) ends the UI and every process it started."""
+    sid = ui.proc.pid
+    assert len(session_members(sid)) >= 3, "the UI is not running before the stop"
+    by_sigterm, seconds = ui.stop(pid_only=True)
+    left = session_members(sid)
+    print(f"\ncdmo ui stopped in {seconds:.1f} s; its own lines:")
+    print("\n".join(line for line in ui.log_tail(200).splitlines() if line.startswith("cdmo ui:")) or "(none)")
+    assert not left, left
+    assert by_sigterm, f"cdmo ui needed SIGKILL after {seconds:.0f} s of SIGTERM:\n{ui.log_tail()}"
+    assert ui.proc.returncode == 0, ui.proc.returncode

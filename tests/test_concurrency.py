@@ -66,7 +66,7 @@ print("finished", flush=True)
 """
 
 READER = r"""
-import contextlib, json, sys, time
+import contextlib, json, os, sys, time
 from pathlib import Path
 import duckdb
 from cdmo_pipeline.warehouse import Warehouse
@@ -75,15 +75,21 @@ from tests.reliability_helpers import sql_checksums
 db, refs_file, stop = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])
 refs = json.loads(refs_file.read_text())
 fingerprints = {refs[k]["fingerprint"]: k for k in ("A", "B")}
-stats = {"iterations": 0, "seen": {"A": 0, "B": 0}, "switches": 0, "mixes": [], "errors": [], "refresh_ids": []}
+stats = {"iterations": 0, "seen": {"A": 0, "B": 0}, "switches": 0, "refresh_ids": []}
+stats.update(mixes=[], errors=[], swap_races=[])
 last = None
 
 def label(table, sums):
     return "A" if sums == refs["A"]["sums"][table] else "B" if sums == refs["B"]["sums"][table] else "?"
 
+def identity():
+    st = os.stat(db)
+    return (st.st_ino, st.st_mtime_ns, st.st_ctime_ns)
+
 print("ready", flush=True)
 while not stop.exists():
     it = stats["iterations"]
+    before = identity()
     try:
         if it % 2:
             opened = Warehouse(db, lock_timeout=10).reader()  # the library's reader (retries, clear errors)
@@ -98,7 +104,10 @@ while not stop.exists():
                 "SELECT table_name, n_rows FROM refresh_tables WHERE refresh_id = ?", [rid]).fetchall())
             sums = sql_checksums(con)
     except Exception as exc:
-        stats["errors"].append(f"iteration {it}: {type(exc).__name__}: {exc}")
+        # A plain client whose open straddled a swap fails (DuckDB opens the file by name twice;
+        # see test_readers.py): a known limit, remedied by opening again. Anything else is an error.
+        race = not it % 2 and identity() != before
+        stats["swap_races" if race else "errors"].append(f"iteration {it}: {type(exc).__name__}: {exc}")
         stats["iterations"] += 1
         continue
     labels = {t: label(t, s) for t, s in sums.items()}
@@ -115,8 +124,8 @@ while not stop.exists():
     if rid not in stats["refresh_ids"]:
         stats["refresh_ids"].append(rid)
     stats["iterations"] += 1
-stats["n_mixes"], stats["n_errors"] = len(stats["mixes"]), len(stats["errors"])
-stats["mixes"], stats["errors"] = stats["mixes"][:10], stats["errors"][:10]
+for kind in ("mixes", "errors", "swap_races"):
+    stats["n_" + kind], stats[kind] = len(stats[kind]), stats[kind][:10]
 print("stats", json.dumps(stats), flush=True)
 """
 
@@ -190,11 +199,14 @@ def test_readers_never_see_a_mix_while_refreshes_run(tmp_path: Path, sets: tuple
         f"{sum(r['s'] for r in refreshes if r['ok']):.1f} s of refreshing in {elapsed:.1f} s); reader: "
         f"{stats['iterations']} iterations, saw A {stats['seen']['A']} times and B {stats['seen']['B']} times, "
         f"{stats['switches']} switches, {len(stats['refresh_ids'])} distinct refreshes, "
-        f"{stats['n_mixes']} mixes, {stats['n_errors']} errors"
+        f"{stats['n_mixes']} mixes, {stats['n_errors']} errors, "
+        f"{stats['n_swap_races']} plain-client opens failed as a swap landed"
     )
     assert not failed, f"a refresh failed while a reader read: {failed}"
     assert stats["errors"] == [], f"the reader failed: {stats['errors']}"
     assert stats["mixes"] == [], f"the reader saw a mix of publishes: {stats['mixes']}"
+    # One reader opening one connection at a time meets each swap at most once.
+    assert stats["n_swap_races"] <= N_REFRESHES, stats["swap_races"]
     assert len(refreshes) == N_REFRESHES
     assert stats["iterations"] >= 50, "the reader hardly ran; the test proved little"
     assert stats["seen"]["A"] > 0

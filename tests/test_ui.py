@@ -8,7 +8,7 @@ directory) serves the whole module, in test order:
 3. a headless chromium opens the asset graph: every asset is drawn, and a screenshot of it
    (a spinner or a dialog fails the test) is saved as ``docs/img/asset-graph.png`` when
    ``CDMO_UPDATE_SCREENSHOT=1`` (the README shows it);
-4. the server stops by its process id, its whole process group with it.
+4. the server stops by its process id, every process of its session with it.
 """
 
 import os
@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 
 from cdmo_pipeline.core.tables import TABLE_NAMES
-from tests.ui_helpers import ROOT, Server, group_members, start_webserver, wait_until_ready
+from tests.ui_helpers import ROOT, Server, session_members, start_webserver, wait_until_ready
 
 pytestmark = pytest.mark.slow
 
@@ -289,10 +289,10 @@ def test_asset_graph_screenshot(server: Server, repository: dict, tmp_path: Path
 
 
 def test_server_stops_by_its_process_id(server: Server) -> None:
-    pgid = server.proc.pid
-    assert group_members(pgid), "the server is not running before the stop"
+    sid = server.proc.pid
+    assert session_members(sid), "the server is not running before the stop"
     by_sigterm, seconds = server.stop()
     assert server.proc.returncode is not None, "the server process is still running"
-    left = group_members(pgid)
-    assert not left, f"processes of the server's group survived SIGKILL: {left}"
+    left = session_members(sid)
+    assert not left, f"processes of the server's session survived SIGKILL: {left}"
     assert by_sigterm, f"the server needed SIGKILL after {seconds:.0f} s of SIGTERM"

@@ -1,9 +1,9 @@
-"""Shared by the UI and CLI tests: isolated environments, Dagster servers, GraphQL, process groups.
+"""Shared by the UI and CLI tests: isolated environments, Dagster servers, GraphQL, process sessions.
 
 Everything a test starts runs against temporary directories (sources, warehouse, reports,
-Dagster home), never the project's ``data/`` or ``.dagster_home``. A server is started in its
-own process group, so stopping it by its process id also stops the code server and run
-workers it spawned.
+Dagster home), never the project's ``data/`` or ``.dagster_home``. A server is started as the
+leader of a session of its own, so a test can check that stopping it by its process id also
+stopped the code servers and run workers it spawned.
 """
 
 import contextlib
@@ -83,37 +83,51 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-# Process groups ------------------------------------------------------------------------------
+# Process sessions ----------------------------------------------------------------------------
 
 
-def group_members(pgid: int) -> list[str]:
-    """Live processes (not zombies) of a process group, as "pid command" lines."""
-    out = subprocess.run(["ps", "-eo", "pid=,pgid=,stat=,args="], capture_output=True, text=True, check=True).stdout
+def session_members(sid: int) -> list[str]:
+    """Live processes (not zombies) of a session, as "pid command" lines.
+
+    A server started by a test leads a session of its own; every process it starts stays in
+    that session (``cdmo ui`` puts Dagster in a process group of its own, in the same
+    session), even when orphaned.
+    """
+    out = subprocess.run(["ps", "-eo", "pid=,sid=,stat=,args="], capture_output=True, text=True, check=True).stdout
     members = []
     for line in out.splitlines():
         parts = line.split(None, 3)
-        if len(parts) >= 3 and parts[1] == str(pgid) and not parts[2].startswith("Z"):
+        if len(parts) >= 3 and parts[1] == str(sid) and not parts[2].startswith("Z"):
             members.append(f"{parts[0]} {parts[3] if len(parts) > 3 else ''}"[:160])
     return members
 
 
-def stop_group(proc: subprocess.Popen, *, grace: float = 30.0) -> tuple[bool, float]:
-    """SIGTERM the process group led by ``proc``, SIGKILL what is left after ``grace`` seconds.
+def stop_group(proc: subprocess.Popen, *, grace: float = 30.0, pid_only: bool = False) -> tuple[bool, float]:
+    """SIGTERM the server (its process group, or with ``pid_only`` its PID alone, as ``kill PID``
+    does); SIGKILL every process left in its session after ``grace`` seconds.
 
-    Returns (stopped by SIGTERM alone, seconds taken). Waits for the leader so it is reaped.
+    Returns (stopped by SIGTERM alone, seconds taken). Waits for the leader so it is reaped,
+    and for the session to empty.
     """
     started = time.monotonic()
-    pgid = proc.pid  # started with start_new_session=True: its own group, led by itself
+    sid = proc.pid  # started with start_new_session=True: leads its own session and group
     with contextlib.suppress(ProcessLookupError):
-        os.killpg(pgid, signal.SIGTERM)
+        if pid_only:
+            os.kill(sid, signal.SIGTERM)
+        else:
+            os.killpg(sid, signal.SIGTERM)
     deadline = started + grace
     while time.monotonic() < deadline:
         proc.poll()
-        if proc.returncode is not None and not group_members(pgid):
+        if proc.returncode is not None and not session_members(sid):
             return True, time.monotonic() - started
         time.sleep(0.25)
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pgid, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while session_members(sid) and time.monotonic() < deadline:
+        for line in session_members(sid):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(line.split()[0]), signal.SIGKILL)
+        time.sleep(0.25)
     with contextlib.suppress(subprocess.TimeoutExpired):
         proc.wait(timeout=10)
     return False, time.monotonic() - started
@@ -128,7 +142,7 @@ class GraphQLError(AssertionError):
 
 @dataclass
 class Server:
-    """A Dagster webserver (or ``cdmo ui``) started by a test, in its own process group."""
+    """A Dagster webserver (or ``cdmo ui``) started by a test, leading its own session."""
 
     proc: subprocess.Popen
     port: int
@@ -165,9 +179,9 @@ class Server:
             raise GraphQLError(f"GraphQL errors: {json.dumps(payload['errors'], indent=1)[:3000]}")
         return payload["data"]
 
-    def stop(self) -> tuple[bool, float]:
+    def stop(self, *, pid_only: bool = False) -> tuple[bool, float]:
         if not self.stopped:
-            self.stop_result = stop_group(self.proc)
+            self.stop_result = stop_group(self.proc, pid_only=pid_only)
             self.stopped = True
         assert self.stop_result is not None
         return self.stop_result
