@@ -102,9 +102,8 @@ def run_supervised(argv: Sequence[str], *, grace: float = DEFAULT_GRACE) -> int:
             time.sleep(_POLL)
         left = group_members(child.pid)
         if left:
-            _log(
-                f"{len(left)} process(es) still running after {grace:g} s; killing: " + "; ".join(m[:120] for m in left)
-            )
+            names = "; ".join(m[:120] for m in left)
+            _log(f"{len(left)} process(es) still running after {time.monotonic() - start:.0f} s; killing: {names}")
             _signal_group(child.pid, signal.SIGKILL)
             deadline = time.monotonic() + _KILL_WAIT
             while group_members(child.pid) and time.monotonic() < deadline:

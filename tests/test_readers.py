@@ -55,45 +55,31 @@ def _read(con: duckdb.DuckDBPyConnection) -> tuple[int, int]:
 # Must not fail: a swap during the open ---------------------------------------------------
 
 
-def test_an_open_that_straddles_a_swap_is_discarded_and_the_new_snapshot_opened(
-    snapshots: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    "first_open",
+    [
+        "succeeds",  # the connection holds A while B lands under the name: it must be discarded
+        "fails",  # what DuckDB raised in CI when the swap fell between its two opens: retried
+    ],
+)
+def test_an_open_during_which_a_swap_lands_is_opened_again_on_the_new_snapshot(
+    first_open: str, snapshots: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     db = tmp_path / "cdmo.duckdb"
     _install(snapshots["a"], db)
-    real = Warehouse._attach
-    calls: list[int] = []
+    real, calls = Warehouse._attach, []
 
-    def attach_then_swap(path: Path) -> duckdb.DuckDBPyConnection:
-        con = real(path)  # holds snapshot A...
-        if not calls:
-            _install(snapshots["b"], db)  # ...while B lands under the name
-        calls.append(1)
+    def swap_on_first_open(path: Path) -> duckdb.DuckDBPyConnection:
+        calls.append(path)
+        if len(calls) > 1:
+            return real(path)
+        con = real(path) if first_open == "succeeds" else None
+        _install(snapshots["b"], db)
+        if con is None:
+            raise duckdb.SerializationException("Failed to deserialize: field id mismatch, expected: 100, got: 0")
         return con
 
-    monkeypatch.setattr(Warehouse, "_attach", staticmethod(attach_then_swap))
-    with Warehouse(db).reader() as con:
-        counts = _read(con)
-    assert len(calls) == 2
-    assert counts == (ROWS["b"], ROWS["b"])
-
-
-def test_an_open_that_fails_because_of_a_swap_is_retried(
-    snapshots: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    db = tmp_path / "cdmo.duckdb"
-    _install(snapshots["a"], db)
-    real = Warehouse._attach
-    calls: list[int] = []
-
-    def swap_and_fail(path: Path) -> duckdb.DuckDBPyConnection:
-        calls.append(1)
-        if len(calls) == 1:
-            _install(snapshots["b"], db)
-            # What DuckDB raised in CI when the swap fell between its two opens.
-            raise duckdb.SerializationException("Failed to deserialize: field id mismatch, expected: 100, got: 0")
-        return real(path)
-
-    monkeypatch.setattr(Warehouse, "_attach", staticmethod(swap_and_fail))
+    monkeypatch.setattr(Warehouse, "_attach", staticmethod(swap_on_first_open))
     with Warehouse(db).reader() as con:
         assert _read(con) == (ROWS["b"], ROWS["b"])
     assert len(calls) == 2
