@@ -206,26 +206,28 @@ class Warehouse:
         deadline = time.monotonic() + self.lock_timeout
         while True:
             before = _identity(path) if read_only else None
+            con, error = None, None
             try:
                 con = duckdb.connect(str(path)) if not read_only else self._attach(path)
             except duckdb.Error as exc:
-                if read_only and _identity(path) != before and time.monotonic() < deadline:
-                    continue  # a refresh swapped the file in mid-open: open the new one
-                if not isinstance(exc, duckdb.IOException) or "lock" not in str(exc).lower():
-                    raise CdmoError(f"cannot open the warehouse {path}: {exc}") from exc
-                if time.monotonic() >= deadline:
-                    raise WarehouseBusyError(
-                        f"the warehouse {path} is held open for writing by another process "
-                        f"(waited {self.lock_timeout:g} s): {_lock_holder(exc)}"
-                    ) from exc
-                time.sleep(_RETRY_PAUSE)
-                continue
+                error = exc
             if read_only and _identity(path) != before:
-                con.close()  # opened across a swap: it may hold either snapshot
-                if time.monotonic() >= deadline:
-                    raise CdmoError(f"the warehouse {path} kept being replaced while it was opened")
-                continue
-            return con
+                # Opened across a swap: whether it failed or not, it may hold either snapshot.
+                if con is not None:
+                    con.close()
+                if time.monotonic() < deadline:
+                    continue
+                raise CdmoError(f"the warehouse {path} kept being replaced while it was opened") from error
+            if con is not None:
+                return con
+            if not isinstance(error, duckdb.IOException) or "lock" not in str(error).lower():
+                raise CdmoError(f"cannot open the warehouse {path}: {error}") from error
+            if time.monotonic() >= deadline:
+                raise WarehouseBusyError(
+                    f"the warehouse {path} is held open for writing by another process "
+                    f"(waited {self.lock_timeout:g} s): {_lock_holder(error)}"
+                ) from error
+            time.sleep(_RETRY_PAUSE)
 
     @staticmethod
     def _attach(path: Path) -> duckdb.DuckDBPyConnection:

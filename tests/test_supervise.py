@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.ui_helpers import session_members
+
 SUPERVISOR = r"""
 import sys
 from cdmo_pipeline.supervise import run_supervised
@@ -39,16 +41,6 @@ child.terminate(); child.wait()
 EXITS = "sleep 300 & exit 3"  # the leader exits by itself, leaving a child behind
 
 
-def _session(sid: int) -> list[str]:
-    """Live processes of the session the supervisor leads: itself and all it started."""
-    out = subprocess.run(["ps", "-eo", "pid=,sid=,stat=,args="], capture_output=True, text=True, check=True).stdout
-    return [
-        line.strip()
-        for line in out.splitlines()
-        if len(line.split()) >= 3 and line.split()[1] == str(sid) and not line.split()[2].startswith("Z")
-    ]
-
-
 def _supervise(argv: list[str], grace: float, *, wait_for: int = 3) -> subprocess.Popen:
     """The supervisor over ``argv``, once ``wait_for`` processes of its session run."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -61,7 +53,7 @@ def _supervise(argv: list[str], grace: float, *, wait_for: int = 3) -> subproces
         start_new_session=True,
     )
     deadline = time.monotonic() + 30
-    while len(_session(proc.pid)) < wait_for:
+    while len(session_members(proc.pid)) < wait_for:
         assert time.monotonic() < deadline, "the supervised tree did not start"
         time.sleep(0.1)
     return proc
@@ -83,7 +75,7 @@ def test_a_tree_that_obeys_sigterm_stops_at_once_and_exits_zero() -> None:
     assert proc.returncode == 0 and "code 0" in out, (out, err)
     assert seconds < 10, seconds
     assert "killing" not in err, err
-    assert _session(proc.pid) == []
+    assert session_members(proc.pid) == []
 
 
 def test_a_leader_that_loses_the_first_sigterm_is_reminded_before_anything_is_killed() -> None:
@@ -93,7 +85,7 @@ def test_a_leader_that_loses_the_first_sigterm_is_reminded_before_anything_is_ki
     assert "killing" not in err, err
     assert 3 <= seconds < 6, seconds  # reminded at grace / 2, stopped before grace
     assert "code 0" in out
-    assert _session(proc.pid) == []
+    assert session_members(proc.pid) == []
 
 
 # Must stop by force, in bounded time -------------------------------------------------------
@@ -105,7 +97,7 @@ def test_a_process_that_ignores_sigterm_is_killed_after_the_grace_and_named() ->
     assert re.search(r"still running after [34] s; killing: \d+ sh -c trap", err), err  # named
     assert 3 <= seconds < 15, seconds
     assert "code 0" in out
-    assert _session(proc.pid) == []
+    assert session_members(proc.pid) == []
 
 
 def test_a_second_signal_kills_without_waiting() -> None:
@@ -117,14 +109,14 @@ def test_a_second_signal_kills_without_waiting() -> None:
     out, _ = proc.communicate(timeout=30)
     assert time.monotonic() - started < 15
     assert "code 0" in out
-    assert _session(proc.pid) == []
+    assert session_members(proc.pid) == []
 
 
 def test_a_leader_that_exits_by_itself_gives_its_code_and_leaves_nothing_behind() -> None:
     proc = _supervise(["sh", "-c", EXITS], grace=5, wait_for=1)
     out, err = proc.communicate(timeout=30)
     assert "code 3" in out, (out, err)
-    assert _session(proc.pid) == []  # the orphaned `sleep 300` was stopped too
+    assert session_members(proc.pid) == []  # the orphaned `sleep 300` was stopped too
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGHUP])
@@ -134,7 +126,7 @@ def test_ctrl_c_and_hangup_stop_it_like_sigterm(signum: int) -> None:
     out, err = proc.communicate(timeout=60)
     assert "code 0" in out, (out, err)
     assert f"signal {signal.Signals(signum).name}" in err
-    assert _session(proc.pid) == []
+    assert session_members(proc.pid) == []
 
 
 def test_the_ui_gets_default_ctrl_c_handling_even_when_started_with_it_ignored() -> None:
