@@ -10,6 +10,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from cdmo_pipeline import pipeline
+from cdmo_pipeline.core import bulk_schema
+from cdmo_pipeline.core import sources as sources_module
 from cdmo_pipeline.core.errors import SourceValidationError
 from cdmo_pipeline.core.source_format import BULK_COLUMNS
 from cdmo_pipeline.core.tables import build
@@ -195,6 +197,72 @@ def test_many_small_files_are_checked_together_and_named_apart(tmp_path) -> None
     text = str(err.value)
     assert "a.claims.csv:3: claim 'b1', field 'end_value'" in text
     assert "b.claims.csv:2: claim 'i1', field 'start_scale'" in text
+
+
+def _many_rows(n: int) -> pd.DataFrame:
+    """``n`` valid claims of two sources whose rows alternate (so they must be regrouped)."""
+    rows = []
+    for i in range(n):
+        source, title, published = ("bulk-a", "Bulk A", "2025") if i % 2 == 0 else ("bulk-b", "Bulk B", "2024")
+        rows.append(
+            [source, title, "Pub", published, f"c{i}", "trajectory", "global-cdmo", "", "USD",
+             "2024", f"{100 + i}", "billion", "", "2030", f"{150 + i}.5", "billion", "", "", "", ""]
+        )  # fmt: skip
+    return pd.DataFrame(rows, columns=list(BULK_COLUMNS))
+
+
+@pytest.mark.parametrize("order", ["interleaved", "grouped"])
+def test_a_large_file_checked_a_slice_at_a_time_gives_the_same_tables(tmp_path, monkeypatch, order) -> None:
+    """A file longer than a format-check batch is checked in slices (memory follows the
+    slice): the tables equal those of one check, whether or not its sources come in order."""
+    frame = _many_rows(13)
+    if order == "grouped":
+        frame = frame.sort_values("source_id", kind="stable")
+    directory = tmp_path / "s"
+    directory.mkdir()
+    frame.to_csv(directory / "all.claims.csv", index=False)
+    whole = build(directory)
+    monkeypatch.setattr(sources_module, "BULK_BATCH_ROWS", 4)
+    sliced = build(directory)
+    for name in ("sources", "claims", "figures", "cagr_checks", "projections"):
+        pd.testing.assert_frame_equal(getattr(whole, name), getattr(sliced, name))
+    assert set(sliced.claims["claim_id"]) == {f"bulk-{'a' if i % 2 == 0 else 'b'}/c{i}" for i in range(13)}
+    # Regrouped a column at a time, every row's cells still belong together.
+    starts = sliced.figures.loc[sliced.figures["role"] == "start"].set_index("claim_id")["literal"]
+    ends = sliced.figures.loc[sliced.figures["role"] == "end"].set_index("claim_id")["literal"]
+    for i in range(13):
+        claim = f"bulk-{'a' if i % 2 == 0 else 'b'}/c{i}"
+        assert (starts[claim], ends[claim]) == (str(100 + i), f"{150 + i}.5")
+
+
+def test_errors_of_a_file_checked_in_slices_name_every_line_once(tmp_path, monkeypatch) -> None:
+    frame = _many_rows(13).assign(extra="x")  # an unknown column: found in every slice, said once
+    frame.loc[1, "end_value"] = "1,50"  # slice 1 (rows 0-3), line 3
+    frame.loc[6, "start_scale"] = "gazillion"  # slice 2, line 8
+    frame.loc[12, "cagr"] = "nine"  # slice 4, line 14
+    directory = tmp_path / "s"
+    directory.mkdir()
+    frame.to_csv(directory / "all.claims.csv", index=False)
+    monkeypatch.setattr(sources_module, "BULK_BATCH_ROWS", 4)
+    with pytest.raises(SourceValidationError) as err:
+        build(directory)
+    issues = [str(i) for i in err.value.issues]
+    assert [i for i in issues if "unknown column" in i] == ["all.claims.csv: source, field 'extra': unknown column"]
+    assert any(i.startswith("all.claims.csv:3: claim 'c1', field 'end_value'") for i in issues)
+    assert any(i.startswith("all.claims.csv:8: claim 'c6', field 'start_scale'") for i in issues)
+    assert any(i.startswith("all.claims.csv:14: claim 'c12', field 'cagr'") for i in issues)
+    assert len(issues) == 4
+
+    # The cap on reported cells counts across slices: the first cells, then how many more.
+    monkeypatch.setattr(bulk_schema, "MAX_CELL_ISSUES", 2)
+    with pytest.raises(SourceValidationError) as err:
+        build(directory)
+    issues = [str(i) for i in err.value.issues]
+    # 7 failing cases: the unknown column once in each of 4 slices, and 3 cells; 2 reported.
+    assert [i for i in issues if "more cells" in i] == [
+        "all.claims.csv: source: ... and 5 more cells break the table's format"
+    ]
+    assert len(issues) == 3  # the unknown column, the cell of line 3, and the count
 
 
 def test_a_removed_source_disappears_from_every_table(tmp_path) -> None:

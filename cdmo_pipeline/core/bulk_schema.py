@@ -8,6 +8,8 @@ become issues naming the file, the row and the column. What the cells must mean 
 alike, in ``validate``.
 """
 
+from collections.abc import Iterable
+
 import pandas as pd
 import pandera.pandas as pa
 import pyarrow.compute as pc
@@ -98,21 +100,40 @@ SCHEMA = pa.DataFrameSchema(
 MESSAGES = {name: column.description for name, column in SCHEMA.columns.items()}
 
 
+MAX_CELL_ISSUES = 500  # cells reported; beyond them, a count
+
+
 def check_frame(frame: pd.DataFrame, files: pd.Series, lines: pd.Series) -> list[SourceIssue]:
     """Validate bulk rows lazily (one table, or several with the same columns); one issue per
     failing cell, naming its file, line, claim and column (``files``, ``lines``: per row)."""
-    try:
-        SCHEMA.validate(frame, lazy=True)
-    except SchemaErrors as exc:
-        return _issues(exc.failure_cases, frame, files, lines)
-    return []
+    return check_frames([(frame, files, lines)])
+
+
+def check_frames(parts: Iterable[tuple[pd.DataFrame, pd.Series, pd.Series]]) -> list[SourceIssue]:
+    """``check_frame`` over consecutive slices of the same rows, one slice in memory at a time:
+    one list, a column's problem said once, at most ``MAX_CELL_ISSUES`` cells and then a count."""
+    out: list[SourceIssue] = []
+    n_cases, first_file = 0, None
+    for frame, files, lines in parts:
+        first_file = first_file if first_file is not None else (str(files.iat[0]) if len(files) else None)
+        try:
+            SCHEMA.validate(frame, lazy=True)
+        except SchemaErrors as exc:
+            cases = exc.failure_cases
+            out += _issues(cases.head(max(MAX_CELL_ISSUES - n_cases, 0)), frame, files, lines)
+            n_cases += len(cases)
+    out = list(dict.fromkeys(out))  # a missing or unknown column is found in every slice
+    if n_cases > MAX_CELL_ISSUES and first_file is not None:
+        more = f"... and {n_cases - MAX_CELL_ISSUES} more cells break the table's format"
+        out.append(SourceIssue(first_file, None, None, more))
+    return out
 
 
 def _issues(cases: pd.DataFrame, frame: pd.DataFrame, files: pd.Series, lines: pd.Series) -> list[SourceIssue]:
     out: list[SourceIssue] = []
     every_file = list(dict.fromkeys(files))  # a column-level failure is every file's (same columns)
     seen_types: set[str] = set()
-    for case in cases.head(500).itertuples(index=False):  # failures only, capped
+    for case in cases.itertuples(index=False):
         column, index = case.column, case.index
         if case.check == "column_in_dataframe":
             out += [SourceIssue(rel, None, str(case.failure_case), "required column is missing") for rel in every_file]
@@ -145,7 +166,4 @@ def _issues(cases: pd.DataFrame, frame: pd.DataFrame, files: pd.Series, lines: p
                     int(lines.iat[row]),
                 )
             )
-    if len(cases) > 500:
-        more = f"... and {len(cases) - 500} more cells break the table's format"
-        out.append(SourceIssue(every_file[0], None, None, more))
     return out

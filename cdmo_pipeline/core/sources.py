@@ -216,6 +216,7 @@ def plan(sources_dir: Path) -> "Plan":
             reader.read_bulk(path, rel, data)
         else:
             reader.read_yaml(rel, data, markets_only=path.name == MARKETS_FILE)
+        del data  # a large file's bytes, not needed once it is parsed
     reader.check_bulk()
     if reader.issues:
         raise SourceValidationError(reader.issues)
@@ -317,7 +318,7 @@ class _Unchecked:
     rel: str
     sha: str
     first_row: int  # the line of its first row (CSV counts the header)
-    table: pa.Table
+    table: pa.Table  # emptied once its batch has kept what it needs
 
 
 def _lines(items: list[_Unchecked]) -> np.ndarray:
@@ -575,32 +576,54 @@ class _Reader:
                 release_memory(rows)
 
     def _check_batch(self, batch: list["_Unchecked"]) -> None:
+        """Check a batch's format, then keep its good files as one sorted table. The batch's
+        tables are let go here: a file of a million rows is held about once, not twice."""
         table = pa.concat_tables([b.table for b in batch])
         files = np.repeat(np.array([b.rel for b in batch], dtype=object), [b.table.num_rows for b in batch])
-        problems = bulk_schema.check_frame(_frame(table), pd.Series(files), pd.Series(_lines(batch)))
+        lines = _lines(batch)
+        # The checks are row by row: a large file is checked a slice at a time, so the
+        # check's working copies follow BULK_BATCH_ROWS, not the file.
+        step = BULK_BATCH_ROWS
+        problems = bulk_schema.check_frames(
+            (_frame(table.slice(lo, step)), pd.Series(files[lo : lo + step]), pd.Series(lines[lo : lo + step]))
+            for lo in range(0, table.num_rows, step)
+        )
         self.issues.extend(problems)
         bad = {p.file for p in problems}
         good = [b for b in batch if b.rel not in bad]
         if not good:
             return
         table = pa.concat_tables([b.table for b in good]) if len(good) < len(batch) else table
+        sizes = [b.table.num_rows for b in good]
+        good_lines = _lines(good)
+        for b in batch:
+            b.table = b.table.schema.empty_table()  # ``table`` now holds the only reference to the rows
         n = table.num_rows
         for c in BULK_OPTIONAL:
             if c not in table.column_names:
                 table = table.append_column(c, pa.array([""] * n, type=pa.string()))
-        sizes = [b.table.num_rows for b in good]
         # Every column text, missing as "" (bulk files mark absence by an empty cell).
         columns = {name: pc.fill_null(col, "") for name, col in zip(table.column_names, table.columns, strict=True)}
+        del table
         fileno = pa.array(np.repeat(np.arange(len(good), dtype=np.int32), sizes))
         columns["_file"] = pa.DictionaryArray.from_arrays(fileno, pa.array([b.rel for b in good]))
         columns["_sha"] = pa.DictionaryArray.from_arrays(fileno, pa.array([b.sha for b in good]))
         columns["_fileno"] = fileno
-        columns["_line"] = pa.array(_lines(good))
+        columns["_line"] = pa.array(good_lines)
         columns["_ref"] = pa.array(np.arange(self.ref, self.ref + n))
         self.ref += n
+        # Rows of a source together (a stable sort keeps their order): chunks hold whole
+        # sources. Most files already list their sources in order, and need no copy; the
+        # others are reordered a column at a time, each unsorted column let go as its
+        # sorted copy is made, so a large file is not held twice.
+        keys = pa.table({"f": columns["_fileno"], "s": columns["source_id"]})
+        order = pc.sort_indices(keys, sort_keys=[("f", "ascending"), ("s", "ascending")])
+        del keys
+        if not np.array_equal(order.to_numpy(), np.arange(n)):
+            for name in list(columns):
+                columns[name] = columns[name].take(order)
         table = pa.table(columns)
-        # Rows of a source together (a stable sort keeps their order): chunks hold whole sources.
-        table = table.take(pc.sort_indices(table, sort_keys=[("_fileno", "ascending"), ("source_id", "ascending")]))
+        del columns
         self.bulk.append(BulkTable(table))
         self.bulk_globals.append(_bulk_globals(table))
 
@@ -726,6 +749,12 @@ def _frame(table: pa.Table) -> pd.DataFrame:
     return table.to_pandas(types_mapper=lambda t: STRING if t in text else None)
 
 
+def _first_rows(table: pa.Table, keys: list[str]) -> np.ndarray:
+    """The position of the first row of each distinct combination of ``keys``."""
+    rows = table.select(keys).append_column("_row", pa.array(np.arange(table.num_rows)))
+    return rows.group_by(keys, use_threads=False).aggregate([("_row", "min")]).column("_row_min").to_numpy()
+
+
 def _bulk_globals(table: pa.Table) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The sources and market declarations of bulk tables (one row per file and distinct one)."""
     src_cols = {
@@ -737,7 +766,12 @@ def _bulk_globals(table: pa.Table) -> tuple[pd.DataFrame, pd.DataFrame]:
         "kind": "source_kind",
     }
     market_cols = ["market", "market_label", "parent_market", "region", "modality"]
-    frame = _frame(table.select([*src_cols.values(), *market_cols, "claim_id", "_line", "_file", "_sha"]))
+    # Only the first row of each distinct declaration is needed: found by Arrow's hash
+    # grouping, so a file of a million rows is never a million-row pandas frame here.
+    firsts = np.union1d(
+        _first_rows(table, [*src_cols.values(), "_fileno"]), _first_rows(table, [*market_cols, "_fileno"])
+    )
+    frame = _frame(table.select([*src_cols.values(), *market_cols, "claim_id", "_line", "_file", "_sha"]).take(firsts))
     frame["_file"] = frame["_file"].astype(STRING)
     frame["_sha"] = frame["_sha"].astype(STRING)
 
