@@ -15,12 +15,43 @@ from pathlib import Path
 
 import duckdb
 
+POINT_COLUMNS = ("point_year", "point_value", "point_scale", "point_qualifier")  # optional in DESIGN §3
+
+
+def read_raw(con: duckdb.DuckDBPyConnection, sources_dir: Path) -> None:
+    """Every bulk table under the directory, found as the refresh finds them (CSV and Parquet,
+    subdirectories, hidden paths skipped): all text, empty cells missing, the optional point
+    columns present even when no file has them."""
+    root = Path(sources_dir)
+    found = sorted(
+        p
+        for p in root.rglob("*")
+        if p.name.endswith((".claims.csv", ".claims.parquet"))
+        and not any(part.startswith(".") for part in p.relative_to(root).parts)
+    )
+    params = {
+        "csv": [str(p) for p in found if p.name.endswith(".csv")],
+        "parquet": [str(p) for p in found if p.name.endswith(".parquet")],
+    }
+    reads = {
+        "csv": "SELECT * FROM read_csv($csv, all_varchar = true, header = true, union_by_name = true)",
+        "parquet": "SELECT * FROM read_parquet($parquet, union_by_name = true)",
+    }
+    used = [k for k in reads if params[k]]
+    if not used:
+        raise SystemExit(f"{root}: no *.claims.csv or *.claims.parquet file")
+    union = " UNION ALL BY NAME ".join(f"({reads[k]})" for k in used)
+    con.execute(
+        f"CREATE TABLE raw AS SELECT nullif(COLUMNS(*)::VARCHAR, '') FROM ({union})", {k: params[k] for k in used}
+    )
+    have = {name for (name, *_) in con.execute("DESCRIBE raw").fetchall()}
+    for column in POINT_COLUMNS:
+        if column not in have:
+            con.execute(f"ALTER TABLE raw ADD COLUMN {column} VARCHAR")
+
+
 # Each step is one statement; the literal grammar mirrors cdmo_pipeline.core.numbers.
 STEPS = [
-    (
-        "raw",
-        """CREATE TABLE raw AS SELECT * FROM read_csv($files, all_varchar = true, header = true)""",
-    ),
     (
         "values",
         """
@@ -153,14 +184,16 @@ STEPS = [
 
 def run(sources_dir: Path, out: Path) -> dict[str, float]:
     out.unlink(missing_ok=True)
-    files = sorted(str(p) for p in Path(sources_dir).glob("*.claims.csv"))
     con = duckdb.connect(str(out))
     con.execute("SET enable_progress_bar = false")
     timings = {}
     try:
+        started = time.perf_counter()
+        read_raw(con, sources_dir)
+        timings["raw"] = time.perf_counter() - started
         for name, sql in STEPS:
             started = time.perf_counter()
-            con.execute(sql, {"files": files} if "$files" in sql else None)
+            con.execute(sql)
             timings[name] = time.perf_counter() - started
         counts = {
             t: con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0] for t in ("vals", "cagr_checks", "projections")

@@ -1,0 +1,62 @@
+"""The benchmark's hardware floor (``bench/floor.py``, plain DuckDB SQL) does the refresh's
+work, no less: on the same corpus it reaches the same verdict for every claim and writes the
+same projection rows (bases endpoints and stated_cagr), whichever form the bulk tables take.
+A floor that did less would flatter nothing; one that did other work would not be a floor."""
+
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pytest
+
+from bench import floor
+from cdmo_pipeline import synth
+from cdmo_pipeline.core.tables import build
+
+N_CLAIMS = 1_500
+
+
+def _write(directory: Path, shape: str) -> None:
+    corpus = synth.generate(N_CLAIMS, seed=3)
+    if shape in ("csv", "parquet"):
+        synth.write(corpus, directory, shape)
+        return
+    # One file in a subdirectory, without the optional point columns (DESIGN §3's minimum).
+    for path in synth.write(corpus, directory, "csv"):  # markets.yaml stays
+        path.unlink()
+    frame = corpus.claims.drop(columns=[c for c in corpus.claims.columns if c.startswith("point_")])
+    (directory / "more").mkdir()
+    table = pa.Table.from_pandas(frame.astype(str), preserve_index=False)
+    pacsv.write_csv(table, directory / "more" / "all.claims.csv")
+
+
+@pytest.mark.parametrize("shape", ["csv", "parquet", "one-file-no-points"])
+def test_the_floor_checks_and_projects_as_the_refresh_does(tmp_path: Path, shape: str) -> None:
+    sources = tmp_path / "s"
+    sources.mkdir()
+    _write(sources, shape)
+    tables = build(sources)
+    counts = floor.run(sources, tmp_path / "floor.duckdb")
+    con = duckdb.connect(str(tmp_path / "floor.duckdb"), read_only=True)
+    try:
+        checks = con.sql("SELECT claim_id, verdict FROM cagr_checks").df()
+        rows = con.sql("SELECT claim_id, year, basis, central, low, high FROM projections").df()
+    finally:
+        con.close()
+
+    assert counts["rows_cagr_checks"] == N_CLAIMS
+    ours = dict(zip(tables.cagr_checks["claim_id"].astype(str), tables.cagr_checks["verdict"].astype(str), strict=True))
+    theirs = dict(zip(checks["claim_id"], checks["verdict"], strict=True))
+    assert set(ours.values()) == {"consistent", "inconsistent", "unverifiable"}  # each kind exercised
+    assert ours == theirs
+
+    keys = ["claim_id", "year", "basis"]
+    projected = tables.projections.loc[tables.projections["basis"].isin(["endpoints", "stated_cagr"])]
+    projected = projected[[*keys, "central", "low", "high"]].astype({"claim_id": str, "basis": str})
+    merged = projected.merge(rows, on=keys, how="outer", suffixes=("", "_floor"), indicator=True)
+    assert (merged["_merge"] == "both").all(), merged["_merge"].value_counts()
+    assert len(merged) > 10 * N_CLAIMS
+    for column in ("central", "low", "high"):
+        np.testing.assert_allclose(merged[column], merged[f"{column}_floor"], rtol=1e-12)
