@@ -1,12 +1,14 @@
 """Run the benchmarks, each beside its floor measured in the same run, and write BENCHMARKS.md.
 
-    python -m bench [--sizes 100000,1000000] [--repeat 5] [--no-write]
+    python -m bench [--sizes 100000,1000000] [--repeat 5] [--corpus DIR ...] [--no-write]
 
 - the default refresh (``make run``'s job, in-process) against a Dagster job materialising
   one trivial asset: the framework's own floor;
 - N synthetic claims (``cdmo synth``), full refresh, against ``bench/floor.py``: the same
   interval check and projection rows in plain DuckDB SQL, the hardware floor;
-- the import of the definitions module against importing dagster, pandas, pandera, duckdb.
+- the import of the definitions module against importing dagster, pandas, pandera, duckdb;
+- with ``--corpus DIR``, any sources directory (a corpus generated independently, in the
+  DESIGN §3 tabular form) refreshed the same way against the same floor.
 
 Every measurement runs in a fresh process (its time and peak memory are its own); results go
 to ``bench/results/latest.json`` and ``BENCHMARKS.md``. Targets are reported, never asserted.
@@ -123,7 +125,11 @@ def corpus(n: int) -> Path:
 
 
 def scale(n: int) -> dict:
-    sources = corpus(n)
+    return measure(corpus(n))
+
+
+def measure(sources: Path) -> dict:
+    """The `refresh` job on a sources directory against the DuckDB floor on the same files."""
     with tempfile.TemporaryDirectory(prefix="cdmo-bench-") as tmp:
         env = isolated_env(Path(tmp), sources)
         floor = child("floor-sql", str(sources), str(Path(tmp) / "floor.duckdb"))
@@ -138,6 +144,7 @@ def scale(n: int) -> dict:
         )  # fmt: skip
     rows = sum(written.values())
     t = job["times"][0]
+    n = written["claims"]
     return {
         "claims": n,
         "refresh_s": t,
@@ -202,6 +209,23 @@ def render(results: dict) -> str:
             f"{b['claims'] // a['claims']}× the claims cost {growth:.1f}× the time"
             f" (target ≤ {TARGETS['tenfold_time_ratio']:.0f}×).",
         ]
+    others = results.get("corpora", [])
+    if others:
+        lines += [
+            "",
+            "## Other corpora against the DuckDB floor",
+            "",
+            "Given with `python -m bench --corpus DIR`: the same `refresh` job and the same floor,",
+            "on a sources directory made elsewhere.",
+            "",
+            "| corpus | claims | refresh s | peak MB | rows written | floor s | ratio |",
+            "|---|---:|---:|---:|---:|---:|---:|",
+        ]
+        lines += [
+            f"| `{c['corpus']}` | {c['claims']:,} | {c['refresh_s']:.1f} | {c['refresh_peak_mb']:.0f} | "
+            f"{c['rows_written']:,} | {c['floor_s']:.1f} | {c['ratio']:.2f}× |"
+            for c in others
+        ]
     lines += [
         "",
         "## Import time",
@@ -252,6 +276,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="100000,1000000", help="claims per synthetic corpus, comma-separated")
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument(
+        "--corpus", action="append", type=Path, default=[], help="also refresh this sources directory (repeatable)"
+    )
     parser.add_argument("--no-write", action="store_true", help="print, do not write BENCHMARKS.md")
     args = parser.parse_args()
     results: dict = {"when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "machine": machine()}
@@ -266,6 +293,13 @@ def main() -> None:
         print(f"{n:,} claims ...", flush=True)
         results["scale"].append(scale(n))
         print(json.dumps({k: v for k, v in results["scale"][-1].items() if k != "tables"}), flush=True)
+    results["corpora"] = []
+    for path in args.corpus:
+        print(f"{path} ...", flush=True)
+        if not path.is_dir():
+            raise SystemExit(f"bench: --corpus {path}: not a directory")
+        results["corpora"].append(measure(path.resolve()) | {"corpus": str(path)})
+        print(json.dumps({k: v for k, v in results["corpora"][-1].items() if k != "tables"}), flush=True)
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "latest.json").write_text(json.dumps(results, indent=2))
     text = render(results)
