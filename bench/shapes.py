@@ -28,11 +28,19 @@ def write(synth_dir: Path, out_dir: Path) -> list[Path]:
     con.execute("SET enable_progress_bar = false")
     con.execute("CREATE TABLE claims AS SELECT * FROM read_csv($f, all_varchar = true, header = true)", {"f": csvs})
     made = []
+    # A new source takes its publisher and date from its first row, so its rows agree.
     renumbered = """
-        SELECT printf('s-%07d', (n - 1) // 4) AS source_id, 'Report ' || ((n - 1) // 4) AS source_title,
-               source_publisher, source_published, printf('c-%d', (n - 1) % 4) AS claim_id,
-               * EXCLUDE (source_id, source_title, source_publisher, source_published, claim_id, n)
-        FROM (SELECT *, row_number() OVER (ORDER BY source_id, claim_id) AS n FROM claims)
+        SELECT printf('s-%07d', s) AS source_id, 'Report ' || s AS source_title,
+               first_value(source_publisher) OVER w AS source_publisher,
+               first_value(source_published) OVER w AS source_published,
+               printf('c-%d', (n - 1) % 4) AS claim_id,
+               * EXCLUDE (source_id, source_title, source_publisher, source_published, claim_id, n, s)
+        FROM (
+            SELECT *, (n - 1) // 4 AS s
+            FROM (SELECT *, row_number() OVER (ORDER BY source_id, claim_id) AS n FROM claims)
+        )
+        WINDOW w AS (PARTITION BY s ORDER BY n)
+        ORDER BY n
     """
     for name, query, file, options in (
         ("one-csv-file", "SELECT * FROM claims", "all.claims.csv", "HEADER"),
