@@ -103,15 +103,11 @@ MESSAGES = {name: column.description for name, column in SCHEMA.columns.items()}
 MAX_CELL_ISSUES = 500  # cells reported; beyond them, a count
 
 
-def check_frame(frame: pd.DataFrame, files: pd.Series, lines: pd.Series) -> list[SourceIssue]:
-    """Validate bulk rows lazily (one table, or several with the same columns); one issue per
-    failing cell, naming its file, line, claim and column (``files``, ``lines``: per row)."""
-    return check_frames([(frame, files, lines)])
-
-
 def check_frames(parts: Iterable[tuple[pd.DataFrame, pd.Series, pd.Series]]) -> list[SourceIssue]:
-    """``check_frame`` over consecutive slices of the same rows, one slice in memory at a time:
-    one list, a column's problem said once, at most ``MAX_CELL_ISSUES`` cells and then a count."""
+    """Validate bulk rows lazily, a slice at a time (one table, or several with the same
+    columns; ``files``, ``lines``: per row of each slice). One issue per failing cell, naming
+    its file, line, claim and column; a column's problem said once; at most
+    ``MAX_CELL_ISSUES`` cells, then a count."""
     out: list[SourceIssue] = []
     n_cases, first_file = 0, None
     for frame, files, lines in parts:

@@ -595,7 +595,7 @@ class _Reader:
             return
         table = pa.concat_tables([b.table for b in good]) if len(good) < len(batch) else table
         sizes = [b.table.num_rows for b in good]
-        good_lines = _lines(good)
+        good_lines = lines if len(good) == len(batch) else _lines(good)
         for b in batch:
             b.table = b.table.schema.empty_table()  # ``table`` now holds the only reference to the rows
         n = table.num_rows
