@@ -153,6 +153,81 @@ def test_bulk_tables_feed_the_same_tables(tmp_path, fmt) -> None:
     assert tables.figures.loc[tables.figures["claim_id"] == "bulk-b/i1", "literal"].tolist() == ["50", "120-130"]
 
 
+def _typed(frame: pd.DataFrame, how: str) -> pa.Table:
+    """``frame`` (all text) as a Parquet writer may type it without losing a digit."""
+    t = frame.copy()
+    if how == "integer years":  # a missing year makes pandas' nullable Int64: Parquet int64 with nulls
+        t["end_year"] = t["end_year"].astype("int64")
+        t["cagr_from"] = pd.to_numeric(t["cagr_from"]).astype("Int64")
+    elif how == "float years with gaps":  # the same in plain pandas: float64, NaN for missing
+        t["cagr_to"] = pd.to_numeric(t["cagr_to"])
+    elif how == "dictionary strings":
+        t = t.astype("category")
+    elif how == "date published":
+        t["source_published"] = pd.to_datetime(t["source_published"]).dt.date
+    if how == "pandas row labels":  # a filtered frame: pandas writes its index as a column
+        return pa.Table.from_pandas(t.set_axis([5, 7, 9]))
+    table = pa.Table.from_pandas(t, preserve_index=False)
+    if how == "large strings":
+        table = table.cast(pa.schema([(n, pa.large_string()) for n in table.column_names]))
+    if how == "a column of nulls":  # no start qualifier at all: typed null, not string
+        at = table.column_names.index("start_qualifier")
+        table = table.set_column(at, "start_qualifier", pa.nulls(len(t)))
+    return table
+
+
+@pytest.mark.parametrize(
+    "how",
+    ["integer years", "float years with gaps", "dictionary strings", "large strings", "date published",
+     "a column of nulls", "pandas row labels"],
+)  # fmt: skip
+def test_typed_parquet_columns_that_keep_the_digits_read_as_the_text_they_hold(tmp_path, how) -> None:
+    """Must not flag: a typed column whose text is exact (as YAML takes an unquoted integer)."""
+    frame = _bulk_rows()
+    frame.loc[1, "start_year"] = "2024"
+    if how == "date published":
+        frame.loc[:1, "source_published"] = "2025-01-01"
+    tables = {}
+    for name, table in (("text", pa.Table.from_pandas(frame, preserve_index=False)), ("typed", _typed(frame, how))):
+        (tmp_path / name).mkdir()
+        pq.write_table(table, tmp_path / name / "corpus.claims.parquet")
+        tables[name] = build(tmp_path / name)
+    for name in ("sources", "claims", "figures", "cagr_checks", "projections"):
+        text, typed = (getattr(tables[t], name).drop(columns="sha256", errors="ignore") for t in ("text", "typed"))
+        pd.testing.assert_frame_equal(text, typed)  # the same but for the file's own hash
+    assert tables["typed"].cagr_checks.set_index("claim_id").loc["bulk-a/g1", "verdict"] == "consistent"
+
+
+def test_a_csv_written_with_pandas_row_labels_reads_as_without(tmp_path) -> None:
+    """Must not flag: ``DataFrame.to_csv`` writes the row labels as a first, unnamed column."""
+    for name, index in (("plain", False), ("labelled", True)):
+        (tmp_path / name).mkdir()
+        _bulk_rows().set_axis([5, 7, 9]).to_csv(tmp_path / name / "corpus.claims.csv", index=index)
+    assert (tmp_path / "labelled" / "corpus.claims.csv").read_text().startswith(",source_id,")
+    plain, labelled = build(tmp_path / "plain"), build(tmp_path / "labelled")
+    for name in ("claims", "figures", "cagr_checks"):
+        pd.testing.assert_frame_equal(getattr(plain, name), getattr(labelled, name))
+
+
+@pytest.mark.parametrize(
+    ("column", "values", "message"),
+    [
+        ("end_value", [465.24, 336.65, 130.0], "is stored as double"),  # the digits written are lost
+        ("end_year", [2032.0, 2030.5, 2030.0], "is stored as double"),  # not a year
+        ("start_year", [2025.0, float("inf"), 2024.0], "is stored as double"),  # not a year either
+        ("cagr", [True, False, True], "is stored as bool"),
+    ],
+)
+def test_typed_parquet_columns_that_lose_the_text_are_refused_by_name(tmp_path, column, values, message) -> None:
+    """Must flag: a typed column whose cells are not the text written."""
+    table = pa.Table.from_pandas(_bulk_rows().assign(**{column: values}), preserve_index=False)
+    pq.write_table(table, tmp_path / "x.claims.parquet")
+    with pytest.raises(SourceValidationError) as err:
+        build(tmp_path)
+    assert [(i.file, i.field) for i in err.value.issues] == [("x.claims.parquet", column)]
+    assert message in str(err.value)
+
+
 def test_bulk_errors_name_file_row_and_column(tmp_path) -> None:
     directory = tmp_path / "s"
     directory.mkdir()

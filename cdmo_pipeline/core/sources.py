@@ -230,21 +230,88 @@ class BulkTable:
 
     table: pa.Table  # all columns as strings, plus the "_" columns
 
-    def slices(self, max_claims: int) -> list[pa.Table]:
-        """Consecutive runs of rows holding whole sources, each of at most ``max_claims`` rows
-        (or one source, if a single source is larger)."""
+    def slices(self, max_claims: int, family: pd.Series | None = None) -> Iterator[pa.Table]:
+        """Runs of rows holding whole sources, each of at most ``max_claims`` rows.
+
+        A source larger than that is cut between market families (``family``: each market's
+        topmost ancestor), so that a segment and its parent market, compared in
+        ``segment_shares``, stay in one chunk; only one family of one source larger than a
+        chunk is yielded whole.
+        """
         ids = self.table.column("source_id").to_numpy(zero_copy_only=False)
-        files = self.table.column("_fileno").to_numpy()
-        if len(ids) == 0:
-            return []
-        # Each source's first row (a source is one file's rows with one source_id).
-        starts = np.flatnonzero(np.r_[True, (ids[1:] != ids[:-1]) | (files[1:] != files[:-1])])
-        bounds = [0]
-        for start in starts[1:]:  # few thousand sources: cheap
-            if start - bounds[-1] >= max_claims:
-                bounds.append(int(start))
-        bounds.append(len(ids))
-        return [self.table.slice(lo, hi - lo) for lo, hi in itertools.pairwise(bounds)]
+        n = len(ids)
+        if n == 0:
+            return
+        # Each source's first row (rows of a source are together: see _Reader).
+        starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])
+        del ids
+        ends = np.r_[starts[1:], n]
+        pos = 0
+        for big in np.flatnonzero(ends - starts > max_claims) if family is not None else []:
+            lo, hi = int(starts[big]), int(ends[big])
+            yield from self._whole_sources(starts, pos, lo, max_claims)
+            yield from self._split_source(lo, hi, max_claims, family)
+            pos = hi
+        yield from self._whole_sources(starts, pos, n, max_claims)
+
+    def _whole_sources(self, starts: np.ndarray, lo: int, hi: int, max_claims: int) -> Iterator[pa.Table]:
+        """Rows ``lo:hi`` (whole sources) cut at source starts."""
+        if hi <= lo:
+            return
+        inner = starts[(starts >= lo) & (starts < hi)] - lo
+        for a, b in itertools.pairwise(_cuts(inner, hi - lo, max_claims)):
+            yield self.table.slice(lo + a, b - a)
+
+    def _split_source(self, lo: int, hi: int, max_claims: int, family: pd.Series) -> Iterator[pa.Table]:
+        """One source's rows ``lo:hi``, grouped by market family (in order of first row, rows
+        in file order within one) and cut between families. Rows whose claim id is repeated
+        stay together, so that validation still names every repeat."""
+        run = self.table.slice(lo, hi - lo)
+        market = run.column("market")
+        distinct = pc.unique(market).drop_null()
+        at = pc.index_in(market, value_set=distinct).fill_null(-1).to_numpy()
+        # Families are numbered over the few distinct markets, then spread to the rows.
+        fam = pd.Series(distinct.to_pylist(), dtype=object)
+        fam_code = pd.factorize(fam.map(family).fillna(fam), sort=False)[0]
+        key = np.where(at >= 0, np.r_[fam_code, 0][at], len(distinct))
+        claim = run.column("claim_id")
+        if len(pc.unique(claim)) < len(claim):
+            counts = pc.value_counts(claim)
+            repeated = counts.field("values").filter(pc.greater(counts.field("counts"), 1))
+            key[pc.is_in(claim, value_set=repeated).to_numpy(zero_copy_only=False)] = len(distinct) + 1
+        order = np.argsort(key, kind="stable")
+        key = key[order]
+        units = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+        del key, at
+        for a, b in itertools.pairwise(_cuts(units, len(order), max_claims)):
+            yield run.take(order[a:b])
+
+
+def _cuts(starts: np.ndarray, n: int, max_claims: int) -> list[int]:
+    """Bounds of consecutive runs of units (each unit starting at one of ``starts``), each run
+    of at most ``max_claims`` rows unless one unit alone is larger."""
+    ends = np.r_[starts[1:], n].tolist()
+    bounds = [0]
+    for start, end in zip(starts.tolist(), ends, strict=True):  # a step per unit: cheap
+        if end - bounds[-1] > max_claims and start > bounds[-1]:
+            bounds.append(start)
+    bounds.append(n)
+    return bounds
+
+
+def _families(markets: pd.DataFrame) -> pd.Series:
+    """Each market with a parent, mapped to its topmost ancestor (a cycle, reported by
+    validation, stops after a bounded walk)."""
+    named = (markets["parent"].astype(STRING).fillna("").str.strip() != "").to_numpy(bool)
+    declared = markets.loc[named, ["market_id", "parent"]].astype(object)
+    parent = declared.drop_duplicates("market_id").set_index("market_id")["parent"]
+    root = parent.copy()
+    for _ in range(64):
+        up = root.map(parent)
+        if up.isna().all():
+            break
+        root = up.fillna(root)
+    return root
 
 
 class Plan:
@@ -282,12 +349,10 @@ class Plan:
         # many small files costs as few chunks as one big file.
         pending: list[tuple[pd.DataFrame, pd.DataFrame]] = []
         n_pending = 0
+        family = _families(self.markets)
         while self.reader.bulk:
-            bulk = self.reader.bulk.pop(0)
-            pieces = bulk.slices(max_claims)
-            del bulk  # the slices share its buffers: they are freed with the last slice
-            while pieces:
-                piece = pieces.pop(0)
+            # The slices share the table's buffers: they are freed with the last slice.
+            for piece in self.reader.bulk.pop(0).slices(max_claims, family):
                 if pending and n_pending + piece.num_rows > max_claims:
                     yield self._raw([c for c, _ in pending], [f for _, f in pending])
                     pending, n_pending = [], 0
@@ -539,6 +604,7 @@ class _Reader:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             self.issues.append(SourceIssue(rel, None, None, f"cannot be read as a claims table: {first}"))
             return
+        table = _without_row_labels(table)
         seen: set[str] = set()
         for c in table.column_names:
             if c in seen:
@@ -550,7 +616,8 @@ class _Reader:
             self.issues.append(SourceIssue(rel, None, None, "has no rows"))
             return
         first_row = 2 if path.name.endswith(".csv") else 1  # CSV line numbers count the header
-        self.unchecked.append(_Unchecked(rel, sha256_of(data), first_row, table.replace_schema_metadata(None)))
+        table = _as_text(table.replace_schema_metadata(None))
+        self.unchecked.append(_Unchecked(rel, sha256_of(data), first_row, table))
 
     def check_bulk(self) -> None:
         """The format of every bulk table (columns, text, each column's shape), by pandera
@@ -574,6 +641,28 @@ class _Reader:
             if batch:
                 self._check_batch(batch)
                 release_memory(rows)
+        self._gather_sources_across_files()
+
+    def _gather_sources_across_files(self) -> None:
+        """Sources whose rows are in several files (a corpus cut in files by row count) are
+        moved to a table of their own, each source's rows together in the order read, so that
+        chunks hold them whole like any other."""
+        pairs = pd.concat([g[0][["source_id", "file"]] for g in self.bulk_globals]) if self.bulk_globals else None
+        if pairs is None or not (spread := pairs.drop_duplicates()["source_id"].duplicated()).any():
+            return
+        ids = pa.array(pairs.drop_duplicates().loc[spread.to_numpy(bool), "source_id"].astype(str).unique())
+        taken = []
+        for bulk in self.bulk:
+            here = pc.is_in(bulk.table.column("source_id"), value_set=ids)
+            if pc.any(here).as_py():
+                taken.append(bulk.table.filter(here))
+                bulk.table = bulk.table.filter(pc.invert(here))
+        self.bulk = [b for b in self.bulk if b.table.num_rows]
+        names = taken[0].column_names
+        table = pa.concat_tables([t.select(names) for t in taken]).unify_dictionaries().combine_chunks()
+        del taken
+        order = pc.sort_indices(table, sort_keys=[("source_id", "ascending"), ("_ref", "ascending")])
+        self.bulk.append(BulkTable(table.take(order)))
 
     def _check_batch(self, batch: list["_Unchecked"]) -> None:
         """Check a batch's format, then keep its good files as one sorted table. The batch's
@@ -741,6 +830,50 @@ def _read_table(path: Path, data: bytes) -> pa.Table:
     names = [n.strip().strip('"') for n in names]
     convert = pacsv.ConvertOptions(column_types={n: pa.string() for n in names}, strings_can_be_null=False)
     return pacsv.read_csv(pa.BufferReader(data), convert_options=convert)
+
+
+def _without_row_labels(table: pa.Table) -> pa.Table:
+    """A table without pandas' row labels, which pandas writes beside the columns unless told
+    not to (a filtered frame's index in Parquet, an unnamed first column in CSV): they are
+    not fields of any claim. Other columns, known or not, are left for the format check."""
+    meta = table.schema.pandas_metadata or {}
+    labels = {c for c in meta.get("index_columns", []) if isinstance(c, str)}
+    keep = [i for i, name in enumerate(table.column_names) if name.strip() and name not in labels]
+    return table if len(keep) == table.num_columns else table.select(keep)
+
+
+# Columns holding years: a year has no precision to lose, so a Parquet writer's float year
+# (an integer column with a gap, in pandas) is still the year written.
+_YEAR_COLUMNS = frozenset(["source_published", "cagr_from", "cagr_to", "start_year", "end_year", "point_year"])
+
+
+def _as_text(table: pa.Table) -> pa.Table:
+    """A typed table's columns as the text they hold, wherever that text is exact: any kind of
+    string (dictionary-encoded, large, views), integers (as YAML accepts an unquoted
+    integer), dates (ISO), a column of nulls, and whole-number floats in year columns. Other
+    types stay, for the format check to name (a float value has lost the digits written)."""
+    for i, field in enumerate(table.schema):
+        column, kind = table.column(i), field.type
+        if pa.types.is_dictionary(kind):
+            column, kind = column.cast(kind.value_type), kind.value_type
+        if pa.types.is_floating(kind) and field.name in _YEAR_COLUMNS:
+            years = pc.if_else(pc.is_nan(column), None, column)  # NaN: pandas' missing value
+            whole = pc.and_(pc.equal(pc.floor(years), years), pc.less(pc.abs(years), 1e9))  # inf is not
+            if pc.all(whole).as_py() is not False:
+                column, kind = years.cast(pa.int64()), pa.int64()
+        text = (
+            pa.types.is_string(kind)
+            or pa.types.is_large_string(kind)
+            or pa.types.is_string_view(kind)
+            or pa.types.is_integer(kind)
+            or pa.types.is_date(kind)
+            or pa.types.is_null(kind)
+        )
+        if text and kind != pa.string():
+            table = table.set_column(i, field.name, column.cast(pa.string()))
+        elif column is not table.column(i):
+            table = table.set_column(i, field.name, column)
+    return table
 
 
 def _frame(table: pa.Table) -> pd.DataFrame:

@@ -141,10 +141,14 @@ def _yaml_style(files: pd.Series) -> np.ndarray:
     ).fillna(False).to_numpy(bool)
 
 
+# What rows of one bulk source must agree on.
+SOURCE_METADATA = ["title", "publisher", "published", "url", "kind", "confidence"]
+
+
 def _sources(s: pd.DataFrame, rules: Rules) -> pd.DataFrame:
     yaml_style = _yaml_style(s["file"])
     s["claim"] = None
-    for col in ("id", "title", "publisher", "published", "kind", "confidence"):
+    for col in ("id", *SOURCE_METADATA):
         table_col = {"id": "source_id", "kind": "source_kind", "confidence": "confidence"}.get(col, f"source_{col}")
         s[f"f_{col}"] = np.where(yaml_style, f"source.{col}", table_col)
     rules.flag(
@@ -179,27 +183,35 @@ def _sources(s: pd.DataFrame, rules: Rules) -> pd.DataFrame:
     )
     s["published_year"] = year.fillna(0).astype("int64")
 
-    # Source ids are unique across all files; one bulk file's rows must agree on metadata.
+    # Source ids are unique across all files, but a bulk source may run on from one table file
+    # into the next (a corpus cut in files by row count). A bulk source's rows, in one file or
+    # several, must agree on its metadata.
     dup = s["source_id"].duplicated(keep=False).fillna(False).to_numpy(bool)
     if dup.any():
         sub = s.loc[dup]
+        ids = sub["source_id"]
         files = sub.groupby("source_id")["file"].agg(lambda f: sorted(set(f)))  # duplicated ids only
-        several = sub["source_id"].map(files.map(len)) > 1
-        listing = sub["source_id"].map(files.map(", ".join))
+        with_yaml = pd.Series(yaml_style[dup], index=sub.index).groupby(ids).transform("any").to_numpy(bool)
+        several = ((ids.map(files.map(len)) > 1).fillna(False).to_numpy(bool)) & with_yaml
+        listing = ids.map(files.map(", ".join))
         rules.flag(
             sub,
-            several.fillna(False).to_numpy(bool),
+            several,
             "f_id",
             lambda bad: (
                 "source id '" + bad["source_id"].astype(str) + "' is used by several files: " + listing.loc[bad.index]
             ),
         )
-        rules.flag(
-            sub,
-            ~several.fillna(False).to_numpy(bool),
-            "f_title",
-            "rows of this source disagree on its title, publisher or published date",
-        )
+        for col in SOURCE_METADATA:
+            values = sub[col].astype(object).fillna("")
+            versions = values.groupby(ids).nunique()
+            said = values.groupby(ids).agg(lambda v: " / ".join(f"'{x}'" for x in dict.fromkeys(v)))
+            rules.flag(
+                sub,
+                ~several & (ids.map(versions) > 1).fillna(False).to_numpy(bool),
+                f"f_{col}",
+                lambda bad, said=said: "rows of this source disagree on it: " + bad["source_id"].map(said).astype(str),
+            )
     s = s.drop_duplicates(subset=["source_id"], keep="first").reset_index(drop=True)
     return s.drop(columns=[c for c in s.columns if c.startswith("f_")] + ["claim"])
 
