@@ -8,7 +8,11 @@ writes, from a ``cdmo synth`` corpus, three sources directories under OUT_DIR:
 - ``one-csv-file``: every claim in one ``all.claims.csv``;
 - ``one-parquet-file``: the same rows in one ``all.claims.parquet``;
 - ``many-sources``: one CSV file where every four claims are a source of their own (a
-  million claims become 250,000 sources).
+  million claims become 250,000 sources);
+- ``one-source``: one CSV file where every claim is of one source (a source far larger than
+  a chunk);
+- ``cut-by-rows``: the rows of ``one-csv-file`` cut in three CSV files by row count, so that
+  sources run on from one file into the next.
 
 Each keeps the corpus' ``markets.yaml``. Plain DuckDB, no cdmo_pipeline code.
 """
@@ -42,16 +46,35 @@ def write(synth_dir: Path, out_dir: Path) -> list[Path]:
         WINDOW w AS (PARTITION BY s ORDER BY n)
         ORDER BY n
     """
-    for name, query, file, options in (
-        ("one-csv-file", "SELECT * FROM claims", "all.claims.csv", "HEADER"),
-        ("one-parquet-file", "SELECT * FROM claims", "all.claims.parquet", "FORMAT parquet"),
-        ("many-sources", renumbered, "all.claims.csv", "HEADER"),
+    # One source, published when the earliest did: every `current` year still comes before
+    # the end year of its claim. Claim ids keep their old source to stay unique.
+    one_source = """
+        SELECT 'one-report' AS source_id, 'One report' AS source_title, 'Synthetic' AS source_publisher,
+               (SELECT min(source_published) FROM claims) AS source_published,
+               source_id || '-' || claim_id AS claim_id,
+               * EXCLUDE (source_id, source_title, source_publisher, source_published, claim_id)
+        FROM claims
+    """
+    n = con.execute("SELECT count(*) FROM claims").fetchone()[0]
+    per_file = n // 3 + 1  # not a multiple of the 20 claims of a synthetic source
+    numbered = "(SELECT *, row_number() OVER () - 1 AS n FROM claims)"
+    cuts = [
+        (f"SELECT * EXCLUDE (n) FROM {numbered} WHERE n // {per_file} = {i} ORDER BY n", f"part-{i}.claims.csv")
+        for i in range(3)
+    ]
+    for name, parts, options in (
+        ("one-csv-file", [("SELECT * FROM claims", "all.claims.csv")], "HEADER"),
+        ("one-parquet-file", [("SELECT * FROM claims", "all.claims.parquet")], "FORMAT parquet"),
+        ("many-sources", [(renumbered, "all.claims.csv")], "HEADER"),
+        ("one-source", [(one_source, "all.claims.csv")], "HEADER"),
+        ("cut-by-rows", cuts, "HEADER"),
     ):
         target = out_dir / name
         shutil.rmtree(target, ignore_errors=True)
         target.mkdir(parents=True)
         shutil.copy(synth_dir / "markets.yaml", target)
-        con.execute(f"COPY ({query}) TO '{target / file}' ({options})")
+        for query, file in parts:
+            con.execute(f"COPY ({query}) TO '{target / file}' ({options})")
         made.append(target)
     con.close()
     return made

@@ -65,15 +65,23 @@ def test_the_floor_checks_and_projects_as_the_refresh_does(tmp_path: Path, shape
 
 
 def test_the_bench_shapes_hold_the_same_claims(tmp_path: Path) -> None:
-    """``bench.shapes`` rewrites a corpus in other shapes: one CSV file and one Parquet file
-    check exactly as the original; re-sourced, every four claims form a source."""
+    """``bench.shapes`` rewrites a corpus in other shapes: one CSV file, one Parquet file and
+    files cut by row count check exactly as the original; re-sourced, every four claims form a
+    source, or all of them one."""
     synth.write(synth.generate(200, seed=4), tmp_path / "synth")
     made = {p.name: p for p in shapes.write(tmp_path / "synth", tmp_path / "shapes")}
-    assert set(made) == {"one-csv-file", "one-parquet-file", "many-sources"}
+    assert set(made) == {"one-csv-file", "one-parquet-file", "many-sources", "one-source", "cut-by-rows"}
     original = build(tmp_path / "synth").cagr_checks
-    for name in ("one-csv-file", "one-parquet-file"):
+    for name in ("one-csv-file", "one-parquet-file", "cut-by-rows"):
         checks = build(made[name]).cagr_checks
         pd.testing.assert_frame_equal(checks, original, check_dtype=False)
+    # 200 claims in files of 67 rows: sources of 20 claims run on from one file into the next.
+    parts = sorted(made["cut-by-rows"].glob("*.claims.csv"))
+    assert [len(pd.read_csv(p)) for p in parts] == [67, 67, 66]
+    assert pd.read_csv(parts[0])["source_id"].iat[-1] == pd.read_csv(parts[1])["source_id"].iat[0]
+    one = build(made["one-source"])
+    assert one.sources["n_claims"].tolist() == [200]
+    assert sorted(one.cagr_checks["verdict"].astype(str)) == sorted(original["verdict"].astype(str))
     many = build(made["many-sources"])
     assert len(many.sources) == 50
     assert set(many.sources["n_claims"]) == {4}
