@@ -4,6 +4,7 @@ import math
 
 import pytest
 
+from cdmo_pipeline.core.errors import SourceValidationError
 from tests.conftest import trajectory, value
 
 
@@ -136,3 +137,34 @@ def test_points_may_lie_outside_start_and_end(build_claims) -> None:
     assert (claims["start_year"], claims["end_year"]) == (2024, 2032)  # first and last stated years
     ends = tables.projections.loc[tables.projections["basis"] == "endpoints"]
     assert ends["year"].min() == 2024
+
+
+def _base_year_claim(period_from: str) -> dict:
+    """A report's base year, then its forecast: "211.91 billion in 2024, a 9.7% CAGR over
+    <period_from>-2030", and no value stated for 2030."""
+    return {
+        "id": "f", "kind": "trajectory", "market": "m", "currency": "USD",
+        "start": value("2024", "211.91"),
+        "cagr": {"value": "9.7", "period": {"from": period_from, "to": "2030"}},
+    }  # fmt: skip
+
+
+def test_a_forecast_period_from_the_year_after_the_only_value(build_claims) -> None:
+    """Must not flag: the period begins the year after the base year's value."""
+    tables = build_claims([_base_year_claim("2025")])
+    check = tables.cagr_checks.iloc[0]
+    assert check["verdict"] == "unverifiable"  # one value: nothing to check the CAGR against
+    p = tables.projections.set_index("year")
+    assert p.index.tolist() == list(range(2024, 2031))  # the CAGR's period included
+    assert p.loc[2030, "central"] == pytest.approx(211.91 * 1.097**6)  # compounded from the only value
+    assert p.loc[2030, "low"] == pytest.approx(211.905 * 1.0965**6)
+    implied = tables.implied_figures.set_index("year")
+    assert implied.loc[2030, "central"] == pytest.approx(211.91 * 1.097**6)
+    assert implied.loc[2025, "method"].endswith("over 1 year")
+    assert implied.loc[2030, "method"].endswith("over 6 years")
+
+
+def test_a_forecast_period_leaving_a_gap_after_the_values_is_refused(build_claims) -> None:
+    """Must flag: a period from 2026 leaves 2025 between the value and the period."""
+    with pytest.raises(SourceValidationError, match=r"the CAGR period 2026–2030 lies outside the claim's values"):
+        build_claims([_base_year_claim("2026")])

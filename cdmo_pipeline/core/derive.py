@@ -122,7 +122,7 @@ def _implied_values(result: CheckResult, currency: np.ndarray) -> pd.DataFrame:
             + sub["stated_cagr_literal"].astype(str).str.rstrip("%").to_numpy()
             + "% over "
             + np.abs(k).astype(int).astype(str)
-            + " years"
+            + np.where(np.abs(k) == 1, " year", " years")
         )
         assumption = np.where(
             (sub["period_basis"] == PERIOD_ASSUMED).to_numpy(), sub["assumption"].astype(object).to_numpy(), None

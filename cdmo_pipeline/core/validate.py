@@ -586,7 +586,9 @@ def _structure(f: pd.DataFrame, claims: pd.DataFrame, rules: Rules) -> None:
         with np.errstate(invalid="ignore"):
             stated = ~np.isnan(p_from) & ~np.isnan(p_to)
             empty_period = stated & (p_to <= p_from)
-            disjoint = stated & ~empty_period & np.isfinite(lo) & ((p_to < lo) | (p_from > hi))
+            # A period may begin the year after the last value: a report's base year, then its
+            # forecast period (2024 stated, "9.7% CAGR over 2025-2030").
+            disjoint = stated & ~empty_period & np.isfinite(lo) & ((p_to < lo) | (p_from > hi + 1))
         for i in c_idx[empty_period]:
             msg[i] = "the CAGR period must run forward (from before to)"
         for j in np.flatnonzero(disjoint):
