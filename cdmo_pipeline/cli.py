@@ -182,9 +182,11 @@ def _failure_message(result: object) -> str:
                 root = root.cause
             message = root.message.strip()
             prefix = f"{root.cls_name}: "
-            return (
+            said = (
                 f"internal error: {root.cls_name}: {message[len(prefix) :] if message.startswith(prefix) else message}"
             )
+            # The run failed in Dagster, not here: its traceback is in the event, not raised.
+            return f"{said}\n{error.to_string()}" if os.environ.get("CDMO_DEBUG") else said
     for event in result.all_events:
         if event.event_type_value == "ASSET_CHECK_EVALUATION" and not event.event_specific_data.passed:
             return f"check {event.event_specific_data.check_name} failed: {event.event_specific_data.description}"

@@ -572,3 +572,27 @@ def test_ui_stops_by_its_process_id(ui: Server) -> None:
     assert not left, left
     assert by_sigterm, f"cdmo ui needed SIGKILL after {seconds:.0f} s of SIGTERM:\n{ui.log_tail()}"
     assert ui.proc.returncode == 0, ui.proc.returncode
+
+
+def test_an_internal_error_of_a_run_is_one_line_unless_cdmo_debug(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A step that breaks fails the Dagster run: the CLI says what broke in one line, and with
+    CDMO_DEBUG=1 also the traceback, taken from the run's failure event."""
+    import dagster as dg
+
+    from cdmo_pipeline import cli
+
+    @dg.op
+    def breaks() -> None:
+        raise ZeroDivisionError("division by zero")
+
+    @dg.job
+    def broken() -> None:
+        breaks()
+
+    result = broken.execute_in_process(raise_on_error=False)
+    monkeypatch.delenv("CDMO_DEBUG", raising=False)
+    assert cli._failure_message(result) == "internal error: ZeroDivisionError: division by zero"
+    monkeypatch.setenv("CDMO_DEBUG", "1")
+    message = cli._failure_message(result)
+    assert message.startswith("internal error: ZeroDivisionError: division by zero\n")
+    assert 'raise ZeroDivisionError("division by zero")' in message  # the line that raised

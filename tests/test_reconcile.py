@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from cdmo_pipeline import pipeline
-from cdmo_pipeline.core import bulk_schema
+from cdmo_pipeline.core import bulk_schema, reconcile
 from cdmo_pipeline.core import sources as sources_module
 from cdmo_pipeline.core.errors import SourceValidationError
 from cdmo_pipeline.core.source_format import BULK_COLUMNS
@@ -354,3 +354,23 @@ def test_a_removed_source_disappears_from_every_table(tmp_path) -> None:
         assert sql(db, f"SELECT count(*) AS n FROM {t} WHERE source_id = 'virtue-cdmo-2025'")["n"][0] == 0, t
     origins = sql(db, "SELECT count(*) AS n FROM claim_origins WHERE matched_source_id = 'virtue-cdmo-2025'")
     assert origins["n"][0] == 0
+
+
+def test_claim_origins_pairs_only_matching_values_in_batches(monkeypatch) -> None:
+    """Tracing a corpus of many articles must not pair every claim of a market with every
+    other: only pairs whose value lies in the subject's interval are made, and subject claims
+    are traced in batches. Batches of a few pairs give exactly the one-batch table."""
+    t = build(SOURCES)
+    core = {"sources": t.sources, "markets": t.markets, "claims": t.claims, "figures": t.figures}
+    whole = reconcile.claim_origins(core, t.projections)
+    assert len(whole) > 5
+    seen: list[int] = []
+    origins = reconcile._origins
+    monkeypatch.setattr(reconcile, "_origins", lambda pairs, *rest: seen.append(len(pairs)) or origins(pairs, *rest))
+    monkeypatch.setattr(reconcile, "MAX_ORIGIN_PAIRS", 1)  # a subject claim a batch
+    batched = reconcile.claim_origins(core, t.projections)
+    pd.testing.assert_frame_equal(whole, batched)
+    assert len(seen) >= 2
+    # Pairs are made for matching values only: a few dozen here, where pairing the article's
+    # figures with every figure of their markets would make thousands.
+    assert 0 < sum(seen) < len(t.figures)

@@ -10,6 +10,7 @@ import pytest
 
 from cdmo_pipeline.core.tables import build
 from cdmo_pipeline.reporting import (
+    in_focus,
     load_tables,
     projection_chart,
     render_html,
@@ -17,6 +18,7 @@ from cdmo_pipeline.reporting import (
     write_charts,
     write_report,
 )
+from cdmo_pipeline.reporting import report as report_module
 from cdmo_pipeline.reporting.report import (
     OPTIONAL_TABLES,
     REQUIRED_TABLES,
@@ -340,3 +342,29 @@ def test_tables_are_normalised_once_for_every_chart(tables: dict[str, pd.DataFra
 def test_chart_of_unknown_market(tables: dict[str, pd.DataFrame]) -> None:
     with pytest.raises(ValueError, match="no projections"):
         projection_chart(tables, "no-such-market")
+
+
+def test_a_few_very_large_sources_are_reported_in_focus(
+    tables: dict[str, pd.DataFrame], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Few sources of many claims (one source of a million claims) are loaded in focus, as
+    many sources are: counts over everything, a chart drawing a few claims of each source."""
+    path = tmp_path / "w.duckdb"
+    with duckdb.connect(str(path)) as con:
+        for name, df in tables.items():
+            con.register("frame", df)
+            con.execute(f'CREATE TABLE "{name}" AS SELECT * FROM frame')
+            con.unregister("frame")
+    with duckdb.connect(str(path), read_only=True) as con:
+        assert not in_focus(load_tables(con))  # the article and its reports: in full
+    assert len(tables["sources"]) <= report_module.DETAIL_LIMIT
+    monkeypatch.setattr(report_module, "FOCUS_CLAIMS", len(tables["claims"]) - 1)
+    monkeypatch.setattr(report_module, "FOCUS_CLAIMS_PER_SOURCE", 1)
+    with duckdb.connect(str(path), read_only=True) as con:
+        loaded = load_tables(con)
+    assert in_focus(loaded)
+    assert int(loaded["_totals"].iloc[0]["claims"]) == len(tables["claims"])  # counted over everything
+    drawn = loaded["projections"].groupby(["market_id", "source_id"])["claim_id"].nunique()
+    assert drawn.max() == 1 and len(drawn) > 1
+    paths = write_report(loaded, tmp_path / "out")
+    assert len(paths["markdown"].read_text()) < len(render_markdown(tables))  # no per-report sections

@@ -33,6 +33,7 @@ VALUE_ROLES = ("start", "point", "end")
 # release, before a secondary article repeating it.
 KIND_PRIORITY = {"report": 0, "press_release": 1, "survey": 2, "article": 3}
 MAX_ORIGINS = 10
+MAX_ORIGIN_PAIRS = 2_000_000  # value-matched pairs traced at once (memory follows it)
 STATED, PROJECTED = "stated", "projected"
 
 CROSS_SOURCE_COLUMNS = [
@@ -333,8 +334,94 @@ def claim_origins(tables: dict[str, pd.DataFrame], projections: pd.DataFrame) ->
     cand["is_cagr"] = cand["role"] == "cagr"
     parts["is_cagr"] = parts["role"] == "cagr"
 
-    on = ["group", "currency", "is_cagr"]
-    pairs = parts.merge(cand[[*on, *(c for c in cand.columns if c.startswith("cand_"))]], on=on)
+    # Candidates by key and value, each subject part's interval found by binary search: only
+    # the pairs whose value matches are ever made (every pair of a market would be billions
+    # for a corpus of many articles). Subject claims are traced in batches of bounded pairs.
+    cand = cand.loc[cand["cand_value"].notna().to_numpy(bool)]
+    part_key, cand_key = _match_keys(parts, cand)
+    order = np.lexsort((cand["cand_value"].to_numpy(float), cand_key))
+    cand = cand.iloc[order].reset_index(drop=True)
+    lo, hi = _interval_positions(parts, part_key, cand_key[order], cand["cand_value"].to_numpy(float))
+    n_pairs = np.maximum(hi - lo, 0)
+    per_claim = pd.Series(n_pairs).groupby(parts["claim_id"].to_numpy(), sort=False).sum()
+    batch = (per_claim.cumsum() - per_claim) // MAX_ORIGIN_PAIRS
+    claim_batch = parts["claim_id"].map(batch).to_numpy()
+    cand_cols = [c for c in cand.columns if c.startswith("cand_")]
+    outs = []
+    for b in np.unique(claim_batch):
+        rows = np.flatnonzero(claim_batch == b)
+        counts = n_pairs[rows]
+        at = np.repeat(rows, counts)
+        offsets = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+        pairs = parts.iloc[at].reset_index(drop=True)
+        taken = cand.iloc[np.repeat(lo[rows], counts) + offsets]
+        for c in cand_cols:
+            pairs[c] = taken[c].to_numpy()
+        outs.append(
+            _origins(pairs, parts.loc[parts["claim_id"].isin(per_claim.index[batch == b])], claims, meta, projections)
+        )
+    outs = [o for o in outs if len(o)]
+    if len(outs) > 1:  # batches in the order of one: by claim, then rank
+        return pd.concat(outs, ignore_index=True).sort_values(["claim_id", "rank"], ignore_index=True)
+    return outs[0] if outs else _empty_origins()
+
+
+def _match_keys(parts: pd.DataFrame, cand: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """One integer per (market group, currency, CAGR or value, and the year for a value): a
+    subject part and a candidate can match only with the same key. A value without a year
+    matches nothing."""
+
+    def key(frame: pd.DataFrame, year: str) -> pd.Series:
+        is_cagr = frame["is_cagr"].to_numpy(bool)
+        years = pd.to_numeric(frame[year], errors="coerce").to_numpy(float)
+        shown = np.where(
+            is_cagr, "cagr", np.where(np.isnan(years), None, np.nan_to_num(years).astype(np.int64).astype(str))
+        )
+        return (
+            frame["group"]
+            .astype(str)
+            .str.cat([frame["currency"].astype(str), pd.Series(shown, index=frame.index).astype(str)], sep="|")
+            .where(pd.notna(shown))
+        )
+
+    both = pd.concat([key(parts, "year"), key(cand, "cand_year")], ignore_index=True)
+    codes = pd.factorize(both)[0]  # a missing key is -1
+    p, c = codes[: len(parts)], codes[len(parts) :]
+    return np.where(p < 0, -1, p), np.where(c < 0, -2, c)
+
+
+def _interval_positions(
+    parts: pd.DataFrame, part_key: np.ndarray, cand_key: np.ndarray, cand_value: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """For each part, the range [lo, hi) of the sorted candidates (by key, then value) whose
+    value lies in the part's interval, open ends kept (the rule of ``_within``)."""
+    low, high = parts["low"].to_numpy(float), parts["high"].to_numpy(float)
+    low_open, high_open = parts["low_open"].to_numpy(bool), parts["high_open"].to_numpy(bool)
+    lo = np.zeros(len(parts), np.int64)
+    hi = np.zeros(len(parts), np.int64)
+    block_start = np.searchsorted(cand_key, part_key, "left")
+    block_end = np.searchsorted(cand_key, part_key, "right")
+    # One binary search per distinct key (a few thousand), over that key's sorted values.
+    for rows in pd.Series(np.arange(len(parts))).groupby(part_key).indices.values():
+        start, end = block_start[rows[0]], block_end[rows[0]]
+        if end == start:
+            continue
+        values = cand_value[start:end]
+        lo[rows] = start + np.where(
+            low_open[rows], np.searchsorted(values, low[rows], "right"), np.searchsorted(values, low[rows], "left")
+        )
+        hi[rows] = start + np.where(
+            high_open[rows], np.searchsorted(values, high[rows], "left"), np.searchsorted(values, high[rows], "right")
+        )
+    bad = np.isnan(low) | np.isnan(high)  # no interval: no match (as ``_within``)
+    hi[bad] = lo[bad]
+    return lo, hi
+
+
+def _origins(
+    pairs: pd.DataFrame, parts: pd.DataFrame, claims: pd.DataFrame, meta: pd.DataFrame, projections: pd.DataFrame
+) -> pd.DataFrame:
+    """Origins of a batch of subject claims, from their pairs whose values match."""
     pairs = pairs.loc[
         (pairs["cand_source_id"] != pairs["source_id"]) & (pairs["cand_published_year"] <= pairs["published_year"])
     ]

@@ -219,7 +219,7 @@ def reports(settings: CdmoSettings, warehouse_db: WarehouseResource) -> Iterator
         charts = reporting.write_charts(published, settings.reports_path, reporting.chart_markets(published))
         paths = reporting.write_report(published, settings.reports_path, charts)
         # The UI shows the report without each publisher's section (the file has them all).
-        large = len(published["sources"]) > reporting.DETAIL_LIMIT  # then the file is that already
+        large = reporting.in_focus(published)  # then the file is that already
         preview = paths["markdown"].read_text() if large else reporting.render_markdown(published, reports=False)
     yield dg.MaterializeResult(
         asset_key="audit_report",

@@ -112,8 +112,10 @@ def load_tables(con: duckdb.DuckDBPyConnection) -> dict[str, pd.DataFrame]:
     if missing:
         raise ReportInputError(f"the warehouse has no table {', '.join(missing)}: nothing to report on yet")
     names = [*REQUIRED_TABLES, *(n for n in OPTIONAL_TABLES if n in present)]
-    (n_sources,) = con.execute('SELECT count(*) FROM "sources"').fetchall()[0]
-    if n_sources > DETAIL_LIMIT:
+    n_sources, n_claims = con.execute(
+        'SELECT (SELECT count(*) FROM "sources"), (SELECT count(*) FROM claims)'
+    ).fetchone()
+    if n_sources > DETAIL_LIMIT or n_claims > FOCUS_CLAIMS:  # many sources, or a few very large
         # The focus queries scan whole tables: a small buffer pool keeps DuckDB from caching
         # the warehouse in this process (the reports step runs beside the refresh).
         con.execute(f"SET memory_limit = '{FOCUS_MEMORY_LIMIT}'")
@@ -126,6 +128,8 @@ def load_tables(con: duckdb.DuckDBPyConnection) -> dict[str, pd.DataFrame]:
 FOCUS_INCONSISTENT = 50
 FOCUS_MARKETS = 24
 FOCUS_SOURCES_PER_MARKET = 20
+FOCUS_CLAIMS_PER_SOURCE = 25  # claims of one source drawn in one market's chart
+FOCUS_CLAIMS = 20_000  # beyond this many claims, a warehouse is reported in focus
 # Not a subject (see reconcile.is_subject): a publisher's document, or kept under reference/.
 _NOT_SUBJECT = "(kind IN ('report', 'press_release') OR file LIKE 'reference/%' OR file LIKE '%/reference/%')"
 _FOCUS_SQL = {
@@ -160,6 +164,14 @@ def _focused(con: duckdb.DuckDBPyConnection, names: list[str]) -> dict[str, pd.D
         QUALIFY row_number() OVER (PARTITION BY market_id ORDER BY article DESC, source_id)
                 <= {FOCUS_SOURCES_PER_MARKET}"""
     )
+    # A source of thousands of claims in one market: its first claims are drawn, not all.
+    con.execute(
+        f"""CREATE TEMP TABLE focus_chart_claims AS
+        SELECT c.claim_id, c.market_id, c.source_id FROM claims AS c
+        JOIN focus_chart_sources AS s ON s.market_id = c.market_id AND s.source_id = c.source_id
+        QUALIFY row_number() OVER (PARTITION BY c.market_id, c.source_id ORDER BY c.claim_id)
+                <= {FOCUS_CLAIMS_PER_SOURCE}"""
+    )
     by_claim = "WHERE claim_id IN (SELECT claim_id FROM focus_claims)"
     queries = {
         "sources": "SELECT * FROM sources",
@@ -168,7 +180,7 @@ def _focused(con: duckdb.DuckDBPyConnection, names: list[str]) -> dict[str, pd.D
         "figures": f"SELECT * FROM figures {by_claim}",
         "cagr_checks": f"SELECT * FROM cagr_checks {by_claim}",
         "implied_figures": f"SELECT * FROM implied_figures {by_claim}",
-        "projections": "SELECT p.* FROM projections AS p JOIN focus_chart_sources USING (market_id, source_id)",
+        "projections": "SELECT p.* FROM projections AS p JOIN focus_chart_claims USING (claim_id)",
         "segment_shares": "SELECT * FROM segment_shares WHERE segment_claim_id IN (SELECT claim_id FROM focus_claims)",
         "cross_source": "SELECT * FROM cross_source WHERE market_id IN (SELECT market_id FROM focus_markets)",
         "claim_origins": f"SELECT * FROM claim_origins {by_claim}",
@@ -176,8 +188,7 @@ def _focused(con: duckdb.DuckDBPyConnection, names: list[str]) -> dict[str, pd.D
     out = {n: con.execute(queries[n]).df() for n in names}
     # The claims charted need their own rows too (labels, stated points).
     charted = con.execute(
-        """SELECT f.* FROM figures AS f JOIN claims AS c USING (claim_id)
-           JOIN focus_chart_sources AS s ON s.market_id = c.market_id AND s.source_id = c.source_id
+        """SELECT f.* FROM figures AS f JOIN focus_chart_claims USING (claim_id)
            WHERE f.claim_id NOT IN (SELECT claim_id FROM focus_claims)"""
     ).df()
     out["figures"] = pd.concat([out["figures"], charted], ignore_index=True)
@@ -1093,6 +1104,13 @@ def _listing(x: object) -> str:
 DETAIL_LIMIT = 300
 
 
+def in_focus(tables: TablesLike) -> bool:
+    """Whether the tables are a large warehouse's, loaded in focus (or as many sources): the
+    report then leaves out each report's own section."""
+    t = as_tables(tables)
+    return "_totals" in t or len(t["sources"]) > DETAIL_LIMIT
+
+
 def build_document(tables: TablesLike, reports: bool = True) -> Document:
     return _Report(as_tables(tables)).document(reports)
 
@@ -1127,7 +1145,7 @@ def write_report(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     t = as_tables(tables)
-    doc = build_document(t, len(t["sources"]) <= DETAIL_LIMIT if reports is None else reports)
+    doc = build_document(t, not in_focus(t) if reports is None else reports)
     charts = charts or {}
     links = {m: Path(os.path.relpath(Path(p).resolve(), out_dir.resolve())).as_posix() for m, p in charts.items()}
     pngs = {m: Path(p).read_bytes() for m, p in charts.items()}
