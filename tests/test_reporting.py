@@ -289,13 +289,18 @@ def test_write_report(tables: dict[str, pd.DataFrame], charts: dict[str, Path], 
     assert re.sub(r"\n\n!\[[^\n]*\]\([^)\n]*\)", "", md) == render_markdown(tables)
 
 
-def test_load_tables_round_trip(tables: dict[str, pd.DataFrame], tmp_path: Path) -> None:
-    path = tmp_path / "w.duckdb"
+def _warehouse(tables: dict[str, pd.DataFrame], path: Path) -> Path:
+    """The tables as a DuckDB file, as a refresh publishes them."""
     with duckdb.connect(str(path)) as con:
         for name, df in tables.items():
             con.register("frame", df)
             con.execute(f'CREATE TABLE "{name}" AS SELECT * FROM frame')
             con.unregister("frame")
+    return path
+
+
+def test_load_tables_round_trip(tables: dict[str, pd.DataFrame], tmp_path: Path) -> None:
+    path = _warehouse(tables, tmp_path / "w.duckdb")
     with duckdb.connect(str(path), read_only=True) as con:
         loaded = load_tables(con)
     assert set(loaded) == set(REQUIRED_TABLES) | set(OPTIONAL_TABLES)
@@ -349,12 +354,7 @@ def test_a_few_very_large_sources_are_reported_in_focus(
 ) -> None:
     """Few sources of many claims (one source of a million claims) are loaded in focus, as
     many sources are: counts over everything, a chart drawing a few claims of each source."""
-    path = tmp_path / "w.duckdb"
-    with duckdb.connect(str(path)) as con:
-        for name, df in tables.items():
-            con.register("frame", df)
-            con.execute(f'CREATE TABLE "{name}" AS SELECT * FROM frame')
-            con.unregister("frame")
+    path = _warehouse(tables, tmp_path / "w.duckdb")
     with duckdb.connect(str(path), read_only=True) as con:
         assert not in_focus(load_tables(con))  # the article and its reports: in full
     assert len(tables["sources"]) <= report_module.DETAIL_LIMIT
