@@ -236,37 +236,59 @@ class BulkTable:
         A source larger than that is cut between market families (``family``: each market's
         topmost ancestor), so that a segment and its parent market, compared in
         ``segment_shares``, stay in one chunk; only one family of one source larger than a
-        chunk is yielded whole.
+        chunk is yielded whole. Consumes the table: a slice's rows are let go once it is
+        taken (a table is read in Arrow chunks, which are freed as their slices go).
         """
-        ids = self.table.column("source_id").to_numpy(zero_copy_only=False)
+        table, self.table = self.table, self.table.schema.empty_table()
+        ids = table.column("source_id").to_numpy(zero_copy_only=False)
         n = len(ids)
-        if n == 0:
-            return
         # Each source's first row (rows of a source are together: see _Reader).
-        starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])
+        starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]]) if n else np.zeros(0, np.int64)
         del ids
         ends = np.r_[starts[1:], n]
+        items: list[pa.Table | _FamilyCut] = []
         pos = 0
         for big in np.flatnonzero(ends - starts > max_claims) if family is not None else []:
             lo, hi = int(starts[big]), int(ends[big])
-            yield from self._whole_sources(starts, pos, lo, max_claims)
-            yield from self._split_source(lo, hi, max_claims, family)
+            items += _whole_sources(table, starts, pos, lo, max_claims)
+            items.append(_FamilyCut.of(table.slice(lo, hi - lo), max_claims, family))
             pos = hi
-        yield from self._whole_sources(starts, pos, n, max_claims)
+        items += _whole_sources(table, starts, pos, n, max_claims)
+        del table
+        return _taken(items)
 
-    def _whole_sources(self, starts: np.ndarray, lo: int, hi: int, max_claims: int) -> Iterator[pa.Table]:
-        """Rows ``lo:hi`` (whole sources) cut at source starts."""
-        if hi <= lo:
-            return
-        inner = starts[(starts >= lo) & (starts < hi)] - lo
-        for a, b in itertools.pairwise(_cuts(inner, hi - lo, max_claims)):
-            yield self.table.slice(lo + a, b - a)
 
-    def _split_source(self, lo: int, hi: int, max_claims: int, family: pd.Series) -> Iterator[pa.Table]:
-        """One source's rows ``lo:hi``, grouped by market family (in order of first row, rows
-        in file order within one) and cut between families. Rows whose claim id is repeated
-        stay together, so that validation still names every repeat."""
-        run = self.table.slice(lo, hi - lo)
+def _taken(items: list["pa.Table | _FamilyCut"]) -> Iterator[pa.Table]:
+    """The slices, each let go as it is handed over."""
+    while items:
+        item = items.pop(0)
+        if isinstance(item, pa.Table):
+            yield item
+        else:
+            yield from item.pieces()
+        del item
+
+
+def _whole_sources(table: pa.Table, starts: np.ndarray, lo: int, hi: int, max_claims: int) -> list[pa.Table]:
+    """Rows ``lo:hi`` (whole sources) cut at source starts."""
+    if hi <= lo:
+        return []
+    inner = starts[(starts >= lo) & (starts < hi)] - lo
+    return [table.slice(lo + a, b - a) for a, b in itertools.pairwise(_cuts(inner, hi - lo, max_claims))]
+
+
+@dataclass
+class _FamilyCut:
+    """One source's rows grouped by market family (in order of first row, rows in file order
+    within one) and cut between families. Rows whose claim id is repeated stay together, so
+    that validation still names every repeat. Pieces are copied out one at a time."""
+
+    run: pa.Table
+    order: np.ndarray
+    bounds: list[int]
+
+    @classmethod
+    def of(cls, run: pa.Table, max_claims: int, family: pd.Series) -> "_FamilyCut":
         market = run.column("market")
         distinct = pc.unique(market).drop_null()
         at = pc.index_in(market, value_set=distinct).fill_null(-1).to_numpy()
@@ -282,9 +304,11 @@ class BulkTable:
         order = np.argsort(key, kind="stable")
         key = key[order]
         units = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
-        del key, at
-        for a, b in itertools.pairwise(_cuts(units, len(order), max_claims)):
-            yield run.take(order[a:b])
+        return cls(run, order, _cuts(units, len(order), max_claims))
+
+    def pieces(self) -> Iterator[pa.Table]:
+        for a, b in itertools.pairwise(self.bounds):
+            yield self.run.take(self.order[a:b])
 
 
 def _cuts(starts: np.ndarray, n: int, max_claims: int) -> list[int]:
