@@ -357,9 +357,7 @@ def claim_origins(tables: dict[str, pd.DataFrame], projections: pd.DataFrame) ->
         taken = cand.iloc[np.repeat(lo[rows], counts) + offsets]
         for c in cand_cols:
             pairs[c] = taken[c].to_numpy()
-        outs.append(
-            _origins(pairs, parts.loc[parts["claim_id"].isin(per_claim.index[batch == b])], claims, meta, projections)
-        )
+        outs.append(_origins(pairs, parts.iloc[rows], claims, meta, projections))  # rows: the batch's claims
     outs = [o for o in outs if len(o)]
     if len(outs) > 1:  # batches in the order of one: by claim, then rank
         return pd.concat(outs, ignore_index=True).sort_values(["claim_id", "rank"], ignore_index=True)

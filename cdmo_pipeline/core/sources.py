@@ -375,7 +375,7 @@ class Plan:
         n_pending = 0
         family = _families(self.markets)
         while self.reader.bulk:
-            # The slices share the table's buffers: they are freed with the last slice.
+            # Each slice's rows are let go once it is taken and converted.
             for piece in self.reader.bulk.pop(0).slices(max_claims, family):
                 if pending and n_pending + piece.num_rows > max_claims:
                     yield self._raw([c for c, _ in pending], [f for _, f in pending])
@@ -671,10 +671,13 @@ class _Reader:
         """Sources whose rows are in several files (a corpus cut in files by row count) are
         moved to a table of their own, each source's rows together in the order read, so that
         chunks hold them whole like any other."""
-        pairs = pd.concat([g[0][["source_id", "file"]] for g in self.bulk_globals]) if self.bulk_globals else None
-        if pairs is None or not (spread := pairs.drop_duplicates()["source_id"].duplicated()).any():
+        if not self.bulk_globals:
             return
-        ids = pa.array(pairs.drop_duplicates().loc[spread.to_numpy(bool), "source_id"].astype(str).unique())
+        pairs = pd.concat([g[0][["source_id", "file"]] for g in self.bulk_globals]).drop_duplicates()
+        spread = pairs.loc[pairs["source_id"].duplicated().to_numpy(bool), "source_id"]
+        if spread.empty:
+            return
+        ids = pa.array(spread.astype(str).unique())
         taken = []
         for bulk in self.bulk:
             here = pc.is_in(bulk.table.column("source_id"), value_set=ids)
@@ -877,7 +880,8 @@ def _as_text(table: pa.Table) -> pa.Table:
     integer), dates (ISO), a column of nulls, and whole-number floats in year columns. Other
     types stay, for the format check to name (a float value has lost the digits written)."""
     for i, field in enumerate(table.schema):
-        column, kind = table.column(i), field.type
+        original = column = table.column(i)
+        kind = field.type
         if pa.types.is_dictionary(kind):
             column, kind = column.cast(kind.value_type), kind.value_type
         if pa.types.is_floating(kind) and field.name in _YEAR_COLUMNS:
@@ -895,7 +899,7 @@ def _as_text(table: pa.Table) -> pa.Table:
         )
         if text and kind != pa.string():
             table = table.set_column(i, field.name, column.cast(pa.string()))
-        elif column is not table.column(i):
+        elif column is not original:
             table = table.set_column(i, field.name, column)
     return table
 
