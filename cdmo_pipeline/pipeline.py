@@ -22,7 +22,6 @@ from cdmo_pipeline.core import audit, reconcile, sources, tables
 from cdmo_pipeline.core.errors import AuditError, SourceValidationError
 from cdmo_pipeline.core.frames import STRING
 from cdmo_pipeline.core.memory import release_memory
-from cdmo_pipeline.core.projections import preferred_paths
 from cdmo_pipeline.core.schemas import soft_failures
 from cdmo_pipeline.core.validate import Corpus, Rules, no_claims, validate_claims, validate_globals
 from cdmo_pipeline.warehouse import Receipt, Warehouse
@@ -110,6 +109,7 @@ def run(
         "claims": [], "figures": [], "stated": [], "paths": [], "inconsistent": [], "shares": [],
     }  # fmt: skip
     verdicts = pd.Series(dtype="int64")
+    n_kept = 0
     with warehouse.snapshot(run_id=run_id, on_step=step) as snap:
         for i, raw in enumerate(plan.chunks(chunk_claims)):
             step(f"chunk {i + 1}: {len(raw.claims):,} claims")
@@ -135,9 +135,11 @@ def run(
             shares = built["segment_shares"]
             kept["shares"].append(shares.loc[(shares["verdict"] != "plausible").to_numpy(bool)])
             if has_articles:
-                # Tracing articles' claims to reports needs every figure and path (small corpora).
+                # Tracing articles' claims to reports needs every figure and path; a path is
+                # kept as numbers, its claim as its row in the claims kept.
                 kept["figures"].append(_reconcile_figures(built["figures"]))
-                kept["paths"].append(_paths(proj))
+                kept["paths"].append(reconcile.claim_paths(proj, proj["cno"].to_numpy() + n_kept))
+            n_kept += len(built["claims"])
             n_claims = len(raw.claims)
             del built, proj, claims, figures, raw
             release_memory(n_claims)
@@ -158,7 +160,7 @@ def run(
         }
         keys = keys.with_claims(claims_all)
         report.merge(audit.AuditReport({}, audit.corpus_invariants(core["sources"], markets, claims_all, keys)))
-        paths = pd.concat(kept["paths"], ignore_index=True) if kept["paths"] else _paths(None)
+        paths = pd.concat(kept["paths"], ignore_index=True) if kept["paths"] else reconcile.no_paths()
         stated = pd.concat(kept["stated"], ignore_index=True)
         across = {
             "sources": core["sources"],
@@ -213,17 +215,6 @@ def _reconcile_figures(figures: pd.DataFrame | None) -> pd.DataFrame:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in tables.RECONCILE_FIGURE_COLUMNS})
     keep = figures["role"].isin(["start", "point", "end", "cagr"]).to_numpy(bool)
     return figures.loc[keep, tables.RECONCILE_FIGURE_COLUMNS]
-
-
-def _paths(projections: pd.DataFrame | None) -> pd.DataFrame:
-    """Each claim's preferred projected path, compactly (what claim_origins compares)."""
-    columns = ["claim_id", "year", "basis", "central", "is_extrapolated"]
-    if projections is None:
-        return pd.DataFrame(
-            {c: pd.Series(dtype=t) for c, t in zip(columns, [object, "int64", object, float, bool], strict=True)}
-        )
-    paths = preferred_paths(projections)
-    return pd.DataFrame({c: paths[c].astype(str) if c in ("claim_id", "basis") else paths[c] for c in columns})
 
 
 def publish(

@@ -94,3 +94,33 @@ def to_number(values: pd.Series) -> np.ndarray:
     digits = pc.fill_null(pc.match_substring_regex(arr, r"^[0-9]{1,9}$"), False)
     ints = pc.cast(pc.if_else(digits, arr, pa.scalar(None, pa.string())), pa.int64())
     return ints.to_numpy(zero_copy_only=False).astype(float)
+
+
+def run_starts(*keys: np.ndarray) -> np.ndarray:
+    """Where each run of equal keys begins, in rows sorted by those keys."""
+    n = len(keys[0]) if keys else 0
+    change = np.zeros(n, bool)
+    if n:
+        change[0] = True
+        for key in keys:
+            change[1:] |= key[1:] != key[:-1]
+    return np.flatnonzero(change)
+
+
+def joined_runs(values: pd.Series | np.ndarray, starts: np.ndarray, sep: str) -> pd.Series:
+    """Each run of rows (beginning at ``starts``) as one text: its values joined by ``sep`` in
+    row order. The rows are cut into a list array and joined in Arrow, no Python per run."""
+    flat = pc.cast(arrow(pd.Series(values)), pa.large_string())
+    if isinstance(flat, pa.ChunkedArray):
+        flat = flat.combine_chunks()
+    offsets = pa.array(np.append(starts, len(flat)), pa.int64())
+    lists = pa.LargeListArray.from_arrays(offsets, flat)
+    return pd.Series(pd.array(pc.binary_join(lists, pa.scalar(sep, pa.large_string())), dtype=STRING))
+
+
+def ranges(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every position in each range [lo, hi), and the range it belongs to, as flat arrays."""
+    counts = np.maximum(hi - lo, 0)
+    owner = np.repeat(np.arange(len(lo)), counts)
+    offsets = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+    return owner, np.repeat(lo, counts) + offsets

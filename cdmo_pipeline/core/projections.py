@@ -206,6 +206,11 @@ SHARE_COLUMNS = [
 
 def preferred_paths(projections: pd.DataFrame) -> pd.DataFrame:
     """Each claim's path: basis endpoints when it has one, else stated_cagr (not extrapolated)."""
+    return projections.loc[preferred(projections)]
+
+
+def preferred(projections: pd.DataFrame) -> np.ndarray:
+    """Which rows are on their claim's preferred path (see :func:`preferred_paths`)."""
     # Claims by number: ``cno`` when built here, else the published claim ids, factorized.
     if "cno" in projections:
         cno = projections["cno"].to_numpy(np.int64)
@@ -214,8 +219,7 @@ def preferred_paths(projections: pd.DataFrame) -> pd.DataFrame:
     is_end = (projections["basis"] == ENDPOINTS).to_numpy(bool)
     has_end = np.zeros(int(cno.max()) + 1 if len(cno) else 0, bool)
     has_end[cno[is_end]] = True
-    keep = (is_end | ~has_end[cno]) & ~projections["is_extrapolated"].to_numpy(bool)
-    return projections.loc[keep]
+    return (is_end | ~has_end[cno]) & ~projections["is_extrapolated"].to_numpy(bool)
 
 
 def segment_shares(projections: pd.DataFrame, markets: pd.DataFrame) -> pd.DataFrame:

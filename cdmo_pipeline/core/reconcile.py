@@ -18,14 +18,26 @@ All of it is merges and group-bys over whole frames.
 
 import itertools
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from cdmo_pipeline.core.frames import STRING, arrow, decoded, plain, spread, text, text_rank
-from cdmo_pipeline.core.projections import preferred_paths
+from cdmo_pipeline.core.frames import (
+    STRING,
+    arrow,
+    decoded,
+    joined_runs,
+    plain,
+    ranges,
+    run_starts,
+    spread,
+    text,
+    text_rank,
+)
+from cdmo_pipeline.core.projections import preferred
 
 PUBLISHER_KINDS = ("report", "press_release")
 VALUE_ROLES = ("start", "point", "end")
@@ -299,8 +311,34 @@ def _parts(figures: pd.DataFrame, subject_sources: set[str], meta: pd.DataFrame)
     return pd.concat([main, alt], ignore_index=True)
 
 
+PATH_YEARS = 10_000  # a path's key: claim number * PATH_YEARS + year
+
+
+def claim_paths(projections: pd.DataFrame, claim_no: np.ndarray | pd.Series | None = None) -> pd.DataFrame:
+    """Each claim's preferred projected path as numbers alone: the claim (``claim_no``, its row
+    in the claims table; by default the projections' ``cno``), year and central value. This is
+    what ``claim_origins`` compares, small enough to keep for every claim of a corpus."""
+    keep = preferred(projections)
+    numbers = projections["cno"].to_numpy() if claim_no is None else np.asarray(claim_no)
+    return pd.DataFrame(
+        {
+            "claim_no": numbers[keep].astype(np.int64),
+            "year": projections["year"].to_numpy(np.int64)[keep],
+            "central": projections["central"].to_numpy(float)[keep],
+        }
+    )
+
+
+def no_paths() -> pd.DataFrame:
+    """The paths of no claim, as :func:`claim_paths` gives them."""
+    return pd.DataFrame({"claim_no": np.empty(0, np.int64), "year": np.empty(0, np.int64), "central": np.empty(0)})
+
+
 def claim_origins(tables: dict[str, pd.DataFrame], projections: pd.DataFrame) -> pd.DataFrame:
-    """For each article claim, the published claims that reproduce its figures, ranked."""
+    """For each article claim, the published claims that reproduce its figures, ranked.
+
+    ``projections``: the projections table, or the paths of :func:`claim_paths` numbered by
+    the rows of ``tables["claims"]``."""
     meta = _source_meta(tables["sources"])
     sources = tables["sources"]
     subject_sources = set(sources.loc[is_subject(sources).to_numpy(bool), "source_id"].astype(str))
@@ -322,7 +360,7 @@ def claim_origins(tables: dict[str, pd.DataFrame], projections: pd.DataFrame) ->
     parts["currency"] = parts["claim_id"].map(claims["currency"])
     parts["published_year"] = parts["source_id"].map(meta["published_year"])
 
-    cand = figures.copy()
+    cand = figures[["source_id", "claim_id", "literal", "value", "year", "period_from", "period_to", "role"]].copy()
     cand["group"] = cand["claim_id"].map(claims["market_id"]).map(group)
     cand["currency"] = cand["claim_id"].map(claims["currency"])
     cand["cand_published_year"] = cand["source_id"].map(meta["published_year"])
@@ -333,6 +371,7 @@ def claim_origins(tables: dict[str, pd.DataFrame], projections: pd.DataFrame) ->
     )
     cand["is_cagr"] = cand["role"] == "cagr"
     parts["is_cagr"] = parts["role"] == "cagr"
+    paths = _path_lookup(projections, claims.index)
 
     # Candidates by key and value, each subject part's interval found by binary search: only
     # the pairs whose value matches are ever made (every pair of a market would be billions
@@ -347,21 +386,51 @@ def claim_origins(tables: dict[str, pd.DataFrame], projections: pd.DataFrame) ->
     batch = (per_claim.cumsum() - per_claim) // MAX_ORIGIN_PAIRS
     claim_batch = parts["claim_id"].map(batch).to_numpy()
     cand_cols = [c for c in cand.columns if c.startswith("cand_")]
+    part_cols = ["claim_id", "source_id", "part", "role", "value", "low", "high", "low_open", "high_open"]
+    part_cols += ["year", "period_from", "period_to", "published_year", "is_cagr"]
     outs = []
     for b in np.unique(claim_batch):
         rows = np.flatnonzero(claim_batch == b)
-        counts = n_pairs[rows]
-        at = np.repeat(rows, counts)
-        offsets = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
-        pairs = parts.iloc[at].reset_index(drop=True)
-        taken = cand.iloc[np.repeat(lo[rows], counts) + offsets]
+        owner, at = ranges(lo[rows], hi[rows])
+        pairs = parts[part_cols].iloc[rows[owner]].reset_index(drop=True)
+        taken = cand.iloc[at]
         for c in cand_cols:
             pairs[c] = taken[c].to_numpy()
-        outs.append(_origins(pairs, parts.iloc[rows], claims, meta, projections))  # rows: the batch's claims
+        outs.append(_origins(pairs, parts.iloc[rows], claims, meta, paths))  # rows: the batch's claims
     outs = [o for o in outs if len(o)]
     if len(outs) > 1:  # batches in the order of one: by claim, then rank
         return pd.concat(outs, ignore_index=True).sort_values(["claim_id", "rank"], ignore_index=True)
     return outs[0] if outs else _empty_origins()
+
+
+@dataclass(frozen=True)
+class _Paths:
+    """Projected paths sorted by key (claim number * PATH_YEARS + year), for binary search;
+    ``claims`` numbers claim ids as the keys do."""
+
+    key: np.ndarray
+    central: np.ndarray
+    claims: pd.Index
+
+    def central_at(self, claim_ids: pd.Series, years: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+        """Each path value in the year asked for: the rows asked (one per value found, in
+        order) and the central values."""
+        number = self.claims.get_indexer(claim_ids.astype(object))
+        year = pd.to_numeric(years, errors="coerce").to_numpy(float)
+        found = (number >= 0) & ~np.isnan(year)
+        wanted = np.where(found, number * PATH_YEARS + np.nan_to_num(year).astype(np.int64), -1)
+        rows, at = ranges(np.searchsorted(self.key, wanted, "left"), np.searchsorted(self.key, wanted, "right"))
+        return rows, self.central[at]
+
+
+def _path_lookup(projections: pd.DataFrame, claim_ids: pd.Index) -> _Paths:
+    claims = pd.Index(claim_ids.astype(object))
+    if "claim_no" not in projections:
+        projections = claim_paths(projections, claims.get_indexer(projections["claim_id"].astype(object)))
+        projections = projections.loc[projections["claim_no"].to_numpy() >= 0]
+    key = projections["claim_no"].to_numpy(np.int64) * PATH_YEARS + projections["year"].to_numpy(np.int64)
+    order = np.argsort(key, kind="stable")
+    return _Paths(key[order], projections["central"].to_numpy(float)[order], claims)
 
 
 def _match_keys(parts: pd.DataFrame, cand: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -417,9 +486,13 @@ def _interval_positions(
 
 
 def _origins(
-    pairs: pd.DataFrame, parts: pd.DataFrame, claims: pd.DataFrame, meta: pd.DataFrame, projections: pd.DataFrame
+    pairs: pd.DataFrame, parts: pd.DataFrame, claims: pd.DataFrame, meta: pd.DataFrame, paths: _Paths
 ) -> pd.DataFrame:
-    """Origins of a batch of subject claims, from their pairs whose values match."""
+    """Origins of a batch of subject claims, from their pairs whose values match.
+
+    Candidates are scored and ranked on numbers alone; text (parts matched, explanations,
+    summaries) is written only for the few kept per claim, each run of sorted rows joined at
+    once in Arrow: no Python per candidate."""
     pairs = pairs.loc[
         (pairs["cand_source_id"] != pairs["source_id"]) & (pairs["cand_published_year"] <= pairs["published_year"])
     ]
@@ -436,20 +509,20 @@ def _origins(
     if matched.empty:
         return _empty_origins()
     matched["closeness"] = (matched["cand_value"] - matched["value"]).abs() / matched["value"].abs().clip(lower=1e-9)
-    as_written = matched["cand_literal"].astype(str).str.rstrip("%")
-    matched["match_text"] = matched["part"] + " as " + as_written + np.where(matched["is_cagr"], "%", "")
     # One explanation per (subject part, candidate claim): the closest figure.
     matched = matched.sort_values("closeness").drop_duplicates(["claim_id", "part", "cand_claim_id"])
 
+    keys = ["claim_id", "cand_claim_id"]
     n_parts = parts.groupby("claim_id")["part"].nunique()
-    per = matched.groupby(["claim_id", "cand_claim_id"]).agg(
-        n_parts_matched=("part", "nunique"),
-        closeness=("closeness", "mean"),
-        parts_matched=("part", lambda s: ", ".join(sorted(s))),
-        explanation=("match_text", lambda s: "reproduces " + "; ".join(sorted(s))),
-        matched_source_id=("cand_source_id", "first"),
+    per = (
+        matched.groupby(keys)
+        .agg(
+            n_parts_matched=("part", "size"),  # parts are distinct per candidate (deduplicated above)
+            closeness=("closeness", "mean"),
+            matched_source_id=("cand_source_id", "first"),
+        )
+        .reset_index()
     )
-    per = per.reset_index()
     per["n_parts"] = per["claim_id"].map(n_parts).astype("int64")
     per["score"] = per["n_parts_matched"] / per["n_parts"]
     per["_kind"] = per["matched_source_id"].map(meta["kind"]).map(KIND_PRIORITY).fillna(9)
@@ -457,10 +530,17 @@ def _origins(
         ["claim_id", "score", "_kind", "closeness", "matched_source_id"], ascending=[True, False, True, True, True]
     )
     per["rank"] = per.groupby("claim_id").cumcount() + 1
-    per = per.loc[per["rank"] <= MAX_ORIGINS]
-    per["explanation"] = per["explanation"] + _missing_notes(per, parts, matched, projections)
+    per = per.loc[per["rank"] <= MAX_ORIGINS].reset_index(drop=True)
 
-    summary, combines = _summaries(per, matched, meta)
+    # The kept candidates' matched parts, sorted: a run of rows per candidate, as ``per``.
+    top = matched.merge(per[[*keys, "rank"]], on=keys).sort_values(["claim_id", "rank", "part"], ignore_index=True)
+    runs = run_starts(top["claim_id"].to_numpy(object), top["rank"].to_numpy())
+    as_written = top["cand_literal"].astype(str).str.rstrip("%")
+    match_text = top["part"] + " as " + as_written + np.where(top["is_cagr"], "%", "")
+    per["parts_matched"] = joined_runs(top["part"], runs, ", ")
+    per["explanation"] = "reproduces " + joined_runs(match_text, runs, "; ") + _missing_notes(per, parts, top, paths)
+
+    summary, combines = _summaries(top, meta)
     per["summary"] = per["claim_id"].map(summary)
     per["combines"] = per["claim_id"].map(combines).astype(bool)
     per["source_id"] = per["claim_id"].map(claims["source_id"])
@@ -494,67 +574,62 @@ def _within(values: pd.Series, p: pd.DataFrame) -> np.ndarray:
     return above & below
 
 
-def _missing_notes(
-    per: pd.DataFrame, parts: pd.DataFrame, matched: pd.DataFrame, projections: pd.DataFrame
-) -> pd.Series:
-    """For a subject value a candidate does not reproduce: where the candidate's own path is."""
+def _missing_notes(per: pd.DataFrame, parts: pd.DataFrame, top: pd.DataFrame, paths: _Paths) -> pd.Series:
+    """For a subject value a kept candidate does not reproduce: where the candidate's own path
+    is that year ("" when nowhere), one text per row of ``per``."""
     values = parts.loc[parts["role"].isin(VALUE_ROLES) & ~parts["year_as_written"].eq("current")]
-    values = values[["claim_id", "part", "year", "literal", "value"]].drop_duplicates(["claim_id", "part"])
-    pairs = per[["claim_id", "cand_claim_id"]].merge(values, on="claim_id")
-    got = matched[["claim_id", "cand_claim_id", "part"]].assign(hit=True)
+    values = values[["claim_id", "part", "year", "literal"]].drop_duplicates(["claim_id", "part"])
+    pairs = (
+        per[["claim_id", "cand_claim_id"]]
+        .assign(at=np.arange(len(per)))
+        .merge(values.assign(value_at=np.arange(len(values))), on="claim_id")
+    )
+    got = top[["claim_id", "cand_claim_id", "part"]].assign(hit=True)
     pairs = pairs.merge(got, on=["claim_id", "cand_claim_id", "part"], how="left")
-    pairs = pairs.loc[pairs["hit"].isna()]
-    paths = preferred_paths(projections)
-    paths = pd.DataFrame(
-        {
-            "cand_claim_id": paths["claim_id"].astype(str).to_numpy(),
-            "year": paths["year"].to_numpy(),
-            "central": paths["central"].to_numpy(),
-        }
-    )
-    pairs = pairs.merge(paths, on=["cand_claim_id", "year"])
-    if pairs.empty:
-        return pd.Series("", index=per.index)
-    pairs["note"] = (
+    pairs = pairs.loc[pairs["hit"].isna().to_numpy(bool)]
+    rows, central = paths.central_at(pairs["cand_claim_id"], pairs["year"])
+    out = np.full(len(per), "", dtype=object)
+    if not len(rows):
+        return pd.Series(out, index=per.index, dtype=STRING)
+    notes = pairs.iloc[rows].assign(central=central).sort_values(["at", "value_at"], kind="stable")
+    # Each distinct value written once ("12.3", "1.23457e+06" as ``:g`` writes it).
+    shown, inverse = np.unique(notes["central"].round(1).to_numpy(), return_inverse=True)
+    reaches = np.array([f"{x:g}" for x in shown], dtype=object)[inverse.ravel()]
+    note = (
         "its own path reaches "
-        + pairs["central"].round(1).map(lambda x: f"{x:g}")
+        + pd.Series(reaches, index=notes.index)
         + " in "
-        + pairs["year"].astype(int).astype(str)
+        + pd.to_numeric(notes["year"]).astype(int).astype(str)
         + ", not "
-        + pairs["literal"].astype(str)
+        + notes["literal"].astype(str)
     )
-    notes = pairs.groupby(["claim_id", "cand_claim_id"])["note"].agg("; ".join)
-    keys = pd.MultiIndex.from_frame(per[["claim_id", "cand_claim_id"]])
-    found = notes.reindex(keys).to_numpy(dtype=object)
-    return pd.Series(["" if pd.isna(n) else f"; {n}" for n in found], index=per.index)
+    at = notes["at"].to_numpy()
+    runs = run_starts(at)
+    out[at[runs]] = ("; " + joined_runs(note, runs, "; ")).to_numpy(dtype=object)
+    return pd.Series(out, index=per.index, dtype=STRING)
 
 
-def _summaries(per: pd.DataFrame, matched: pd.DataFrame, meta: pd.DataFrame) -> tuple[dict[str, str], dict[str, bool]]:
-    """Per subject claim: traced to one source, or a combination of several (greedy cover)."""
-    summary: dict[str, str] = {}
-    combines: dict[str, bool] = {}
-    parts_of = matched.groupby(["claim_id", "cand_claim_id"])["part"].agg(set)
-    for claim_id, ranked in per.groupby("claim_id", sort=False):  # one iteration per article claim
-        wanted = set().union(*(parts_of[(claim_id, c)] for c in ranked["cand_claim_id"]))
-        chosen: list[tuple[str, set[str]]] = []
-        covered: set[str] = set()
-        for cand, source in zip(ranked["cand_claim_id"], ranked["matched_source_id"], strict=True):
-            new = parts_of[(claim_id, cand)] - covered
-            if new:
-                chosen.append((source, new))
-                covered |= new
-            if covered == wanted:
-                break
-        first_source = chosen[0][0]
-        publisher = meta.loc[first_source, "publisher"]
-        if len(chosen) == 1:
-            summary[claim_id] = f"traced to {publisher} ({first_source}): {', '.join(sorted(chosen[0][1]))}"
-            combines[claim_id] = False
-        else:
-            pieces = [f"{meta.loc[s, 'publisher']} ({s}) for {', '.join(sorted(p))}" for s, p in chosen]
-            summary[claim_id] = "combines " + " and ".join(pieces)
-            combines[claim_id] = True
-    return summary, combines
+def _summaries(top: pd.DataFrame, meta: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    """Per subject claim: traced to one source, or a combination of several.
+
+    A greedy cover of the claim's parts by its candidates in rank order, each taking the parts
+    no better-ranked one reproduced: so a part goes to the best-ranked candidate reproducing
+    it, and the candidates given any part are the ones combined."""
+    best = top.sort_values(["claim_id", "part", "rank"]).drop_duplicates(["claim_id", "part"])
+    best = best.sort_values(["claim_id", "rank", "part"], ignore_index=True)
+    claim_ids = best["claim_id"].to_numpy(object)
+    runs = run_starts(claim_ids, best["rank"].to_numpy())
+    chosen = best.iloc[runs].reset_index(drop=True)
+    source = chosen["cand_source_id"].astype(str)
+    publisher = chosen["cand_source_id"].map(meta["publisher"]).astype(object).astype(str)
+    given = joined_runs(best["part"], runs, ", ")
+    per_claim = run_starts(claim_ids[runs])
+    combines = np.diff(np.append(per_claim, len(chosen))) > 1
+    several = np.repeat(combines, np.diff(np.append(per_claim, len(chosen))))
+    piece = (publisher + " (" + source + ")" + np.where(several, " for ", ": ")).astype(STRING) + given
+    summary = np.where(combines, "combines ", "traced to ") + joined_runs(piece, per_claim, " and ")
+    index = pd.Index(chosen["claim_id"].to_numpy(object)[per_claim])
+    return pd.Series(summary.to_numpy(dtype=object), index=index), pd.Series(combines, index=index)
 
 
 def _empty_origins() -> pd.DataFrame:
