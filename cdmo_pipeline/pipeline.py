@@ -10,6 +10,7 @@ chunk and every table passed: the snapshot is committed at the very end, or disc
 The Dagster op runs exactly this; tests and benchmarks call it directly.
 """
 
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -138,7 +139,7 @@ def run(
                 # Tracing articles' claims to reports needs every figure and path; a path is
                 # kept as numbers, its claim as its row in the claims kept.
                 kept["figures"].append(_reconcile_figures(built["figures"]))
-                kept["paths"].append(reconcile.claim_paths(proj, proj["cno"].to_numpy() + n_kept))
+                kept["paths"].append(reconcile.claim_paths(proj, built["claims"]["claim_id"], n_kept))
             n_kept += len(built["claims"])
             n_claims = len(raw.claims)
             del built, proj, claims, figures, raw
@@ -162,17 +163,19 @@ def run(
         report.merge(audit.AuditReport({}, audit.corpus_invariants(core["sources"], markets, claims_all, keys)))
         paths = pd.concat(kept["paths"], ignore_index=True) if kept["paths"] else reconcile.no_paths()
         stated = pd.concat(kept["stated"], ignore_index=True)
-        across = {
-            "sources": core["sources"],
-            "markets": markets,
-            "claim_origins": reconcile.claim_origins(core, paths),
-        }
-        for batch in reconcile.cross_source_batches(core, stated, chunk_claims):
-            part = {"cross_source": batch}
+        across = {"sources": core["sources"], "markets": markets}
+        # The tables across sources come in batches (market groups; subject claims), each
+        # audited and appended as it comes: memory follows the batch, not the corpus.
+        batches = itertools.chain(
+            (("cross_source", b) for b in reconcile.cross_source_batches(core, stated, chunk_claims)),
+            (("claim_origins", b) for b in reconcile.claim_origins_batches(core, paths)),
+        )
+        for name, batch in batches:
+            part = {name: batch}
             report.merge(audit.audit(part, complete=False))
             report.merge(audit.AuditReport({}, audit.resolution_invariants(keys, part)))
-            snap.append("cross_source", batch)
-            previews.setdefault("cross_source", batch.head(PREVIEW_ROWS))
+            snap.append(name, batch)
+            previews.setdefault(name, batch.head(PREVIEW_ROWS))
         report.merge(audit.audit(across, complete=False))
         report.merge(audit.AuditReport({}, audit.resolution_invariants(keys, across)))
         del core, claims_all, paths, stated, figures

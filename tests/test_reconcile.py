@@ -365,8 +365,10 @@ def test_claim_origins_pairs_only_matching_values_in_batches(monkeypatch) -> Non
     whole = reconcile.claim_origins(core, t.projections)
     assert len(whole) > 5
     seen: list[int] = []
-    origins = reconcile._origins
-    monkeypatch.setattr(reconcile, "_origins", lambda pairs, *rest: seen.append(len(pairs)) or origins(pairs, *rest))
+    origins = reconcile._Trace.origins
+    monkeypatch.setattr(
+        reconcile._Trace, "origins", lambda self, prow, crow: seen.append(len(prow)) or origins(self, prow, crow)
+    )
     monkeypatch.setattr(reconcile, "MAX_ORIGIN_PAIRS", 1)  # a subject claim a batch
     batched = reconcile.claim_origins(core, t.projections)
     pd.testing.assert_frame_equal(whole, batched)
@@ -374,3 +376,15 @@ def test_claim_origins_pairs_only_matching_values_in_batches(monkeypatch) -> Non
     # Pairs are made for matching values only: a few dozen here, where pairing the article's
     # figures with every figure of their markets would make thousands.
     assert 0 < sum(seen) < len(t.figures)
+
+
+def test_published_claim_origins_equal_one_build_in_memory(tmp_path) -> None:
+    """The refresh keeps each claim's path as numbers, chunk after chunk, and traces subject
+    claims in batches. What it publishes must be exactly what one build in memory traces: an
+    explanation quotes the candidate's own path, so a path read against another claim shows."""
+    expected = build(SOURCES).claim_origins
+    assert expected["explanation"].str.contains("its own path reaches").any()
+    db = tmp_path / "w.duckdb"
+    pipeline.run(SOURCES, Warehouse(db), chunk_claims=3)
+    published = sql(db, "SELECT * FROM claim_origins ORDER BY claim_id, rank")
+    pd.testing.assert_frame_equal(published, expected, check_dtype=False)

@@ -29,8 +29,8 @@ from cdmo_pipeline.core.frames import (
     STRING,
     arrow,
     decoded,
+    isin,
     joined_runs,
-    plain,
     ranges,
     run_starts,
     spread,
@@ -45,7 +45,7 @@ VALUE_ROLES = ("start", "point", "end")
 # release, before a secondary article repeating it.
 KIND_PRIORITY = {"report": 0, "press_release": 1, "survey": 2, "article": 3}
 MAX_ORIGINS = 10
-MAX_ORIGIN_PAIRS = 2_000_000  # value-matched pairs traced at once (memory follows it)
+MAX_ORIGIN_PAIRS = 500_000  # value-matched pairs traced at once (memory follows it: about 200 bytes a pair)
 STATED, PROJECTED = "stated", "projected"
 
 CROSS_SOURCE_COLUMNS = [
@@ -295,34 +295,19 @@ def cross_source(
     return out[CROSS_SOURCE_COLUMNS]
 
 
-def _parts(figures: pd.DataFrame, subject_sources: set[str], meta: pd.DataFrame) -> pd.DataFrame:
-    """The figures of subject claims to explain: values (each reading of "current") and CAGRs."""
-    f = figures.loc[figures["source_id"].isin(subject_sources)].copy()
-    f["part"] = np.where(
-        f["role"] == "cagr",
-        "CAGR " + f["literal"].astype(str).str.rstrip("%") + "%",
-        f["literal"].astype(str) + " (" + f["year_as_written"].fillna("").astype(str) + ")",
-    )
-    pub = f["source_id"].map(meta["published_year"])
-    current = f["year_as_written"].eq("current").to_numpy()
-    # A claim's "current" may have been copied from a figure dated either reading.
-    alt = f.loc[current].assign(year=pub[current] - 1)
-    main = f.assign(year=np.where(current, pub, f["year"]))
-    return pd.concat([main, alt], ignore_index=True)
-
-
 PATH_YEARS = 10_000  # a path's key: claim number * PATH_YEARS + year
 
 
-def claim_paths(projections: pd.DataFrame, claim_no: np.ndarray | pd.Series | None = None) -> pd.DataFrame:
-    """Each claim's preferred projected path as numbers alone: the claim (``claim_no``, its row
-    in the claims table; by default the projections' ``cno``), year and central value. This is
-    what ``claim_origins`` compares, small enough to keep for every claim of a corpus."""
+def claim_paths(projections: pd.DataFrame, claim_ids: pd.Series, offset: int = 0) -> pd.DataFrame:
+    """Each claim's preferred projected path as numbers alone: its claim's row in the claims
+    table (``claim_ids`` in their order, the first numbered ``offset``), year and central
+    value. This is what ``claim_origins`` compares, small enough to keep for a whole corpus."""
     keep = preferred(projections)
-    numbers = projections["cno"].to_numpy() if claim_no is None else np.asarray(claim_no)
+    number = _numbered(projections["claim_id"], arrow(text(claim_ids)))
+    keep &= number >= 0
     return pd.DataFrame(
         {
-            "claim_no": numbers[keep].astype(np.int64),
+            "claim_no": number[keep] + offset,
             "year": projections["year"].to_numpy(np.int64)[keep],
             "central": projections["central"].to_numpy(float)[keep],
         }
@@ -339,137 +324,437 @@ def claim_origins(tables: dict[str, pd.DataFrame], projections: pd.DataFrame) ->
 
     ``projections``: the projections table, or the paths of :func:`claim_paths` numbered by
     the rows of ``tables["claims"]``."""
-    meta = _source_meta(tables["sources"])
-    sources = tables["sources"]
-    subject_sources = set(sources.loc[is_subject(sources).to_numpy(bool), "source_id"].astype(str))
-    if not subject_sources:
-        return _empty_origins()
-    group = comparison_market(tables["markets"])
-    claims = plain(tables["claims"][["claim_id", "source_id", "market_id", "currency"]]).set_index("claim_id")
-    figures = tables["figures"]
-    figures = figures.loc[figures["role"].isin([*VALUE_ROLES, "cagr"]).fillna(False).to_numpy(bool)]
-    market = figures["claim_id"].astype(object).map(claims["market_id"])
-    subject = figures["source_id"].isin(subject_sources).fillna(False).to_numpy(bool)
-    # Candidates: figures of the markets (as compared) that the subjects speak of.
-    in_play = market.map(group).isin(set(market[subject].map(group).dropna())).to_numpy(bool)
-    figures = plain(figures.loc[in_play])
-    parts = _parts(figures, subject_sources, meta)
-    if parts.empty:
-        return _empty_origins()
-    parts["group"] = parts["claim_id"].map(claims["market_id"]).map(group)
-    parts["currency"] = parts["claim_id"].map(claims["currency"])
-    parts["published_year"] = parts["source_id"].map(meta["published_year"])
+    outs = [o for o in claim_origins_batches(tables, projections) if len(o)]
+    return pd.concat(outs, ignore_index=True) if outs else _empty_origins()
 
-    cand = figures[["source_id", "claim_id", "literal", "value", "year", "period_from", "period_to", "role"]].copy()
-    cand["group"] = cand["claim_id"].map(claims["market_id"]).map(group)
-    cand["currency"] = cand["claim_id"].map(claims["currency"])
-    cand["cand_published_year"] = cand["source_id"].map(meta["published_year"])
-    cand = cand.rename(
-        columns={
-            c: f"cand_{c}" for c in ("source_id", "claim_id", "literal", "value", "year", "period_from", "period_to")
-        }
-    )
-    cand["is_cagr"] = cand["role"] == "cagr"
-    parts["is_cagr"] = parts["role"] == "cagr"
-    paths = _path_lookup(projections, claims.index)
 
-    # Candidates by key and value, each subject part's interval found by binary search: only
-    # the pairs whose value matches are ever made (every pair of a market would be billions
-    # for a corpus of many articles). Subject claims are traced in batches of bounded pairs.
-    cand = cand.loc[cand["cand_value"].notna().to_numpy(bool)]
-    part_key, cand_key = _match_keys(parts, cand)
-    order = np.lexsort((cand["cand_value"].to_numpy(float), cand_key))
-    cand = cand.iloc[order].reset_index(drop=True)
-    lo, hi = _interval_positions(parts, part_key, cand_key[order], cand["cand_value"].to_numpy(float))
-    n_pairs = np.maximum(hi - lo, 0)
-    per_claim = pd.Series(n_pairs).groupby(parts["claim_id"].to_numpy(), sort=False).sum()
-    batch = (per_claim.cumsum() - per_claim) // MAX_ORIGIN_PAIRS
-    claim_batch = parts["claim_id"].map(batch).to_numpy()
-    cand_cols = [c for c in cand.columns if c.startswith("cand_")]
-    part_cols = ["claim_id", "source_id", "part", "role", "value", "low", "high", "low_open", "high_open"]
-    part_cols += ["year", "period_from", "period_to", "published_year", "is_cagr"]
-    outs = []
-    for b in np.unique(claim_batch):
-        rows = np.flatnonzero(claim_batch == b)
-        owner, at = ranges(lo[rows], hi[rows])
-        pairs = parts[part_cols].iloc[rows[owner]].reset_index(drop=True)
-        taken = cand.iloc[at]
-        for c in cand_cols:
-            pairs[c] = taken[c].to_numpy()
-        outs.append(_origins(pairs, parts.iloc[rows], claims, meta, paths))  # rows: the batch's claims
-    outs = [o for o in outs if len(o)]
-    if len(outs) > 1:  # batches in the order of one: by claim, then rank
-        return pd.concat(outs, ignore_index=True).sort_values(["claim_id", "rank"], ignore_index=True)
-    return outs[0] if outs else _empty_origins()
+def claim_origins_batches(tables: dict[str, pd.DataFrame], projections: pd.DataFrame) -> Iterator[pd.DataFrame]:
+    """``claim_origins`` a batch of subject claims at a time, in claim id order (so the
+    batches, one after the other, are the whole table): memory follows the batch. At least
+    one batch, empty when there is nothing to trace."""
+    trace = _Trace.of(tables, projections)
+    yield from trace.batches() if trace is not None else [_empty_origins()]
+
+
+def _numbered(values: pd.Series, known: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """Each value's position among ``known`` (-1: not there), by Arrow's hash: no Python
+    string per row."""
+    at = pc.index_in(arrow(text(values)), value_set=known)
+    return pc.fill_null(at, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+
+
+def _text_rank(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """Each value's place in text (code point) order, sorted by Arrow."""
+    rank = np.empty(len(values), np.int64)
+    rank[pc.sort_indices(values).to_numpy()] = np.arange(len(values))
+    return rank
+
+
+def _codes(values: pd.Series) -> np.ndarray:
+    """A text column as integer codes, a missing value its own code (0)."""
+    return _categorical(values).codes.astype(np.int64) + 1
+
+
+def _floats(values: pd.Series) -> np.ndarray:
+    """Numbers (years, values) as floats, anything missing as NaN."""
+    return pd.to_numeric(values, errors="coerce").astype("Float64").to_numpy(dtype=float, na_value=np.nan)
+
+
+@dataclass(frozen=True)
+class _Figures:
+    """One side of the match (subject parts, or candidate figures) as arrays of numbers:
+    claims and sources by their row, market groups and currencies by code."""
+
+    claim: np.ndarray
+    source: np.ndarray
+    group: np.ndarray
+    currency: np.ndarray
+    value: np.ndarray
+    year: np.ndarray
+    period_from: np.ndarray
+    period_to: np.ndarray
+    published_year: np.ndarray
+    is_cagr: np.ndarray
+
+    def take(self, rows: np.ndarray) -> "_Figures":
+        return _Figures(**{f: getattr(self, f)[rows] for f in self.__dataclass_fields__})
+
+    def key(self, n_currencies: int, missing: int) -> np.ndarray:
+        """One integer per (market group, currency, CAGR or value, and the year for a value):
+        a subject part and a candidate can match only with the same key. A value without a
+        year has the key ``missing`` and matches nothing."""
+        year = np.where(self.is_cagr, 0, np.nan_to_num(self.year)).astype(np.int64)
+        key = ((self.group * n_currencies + self.currency) * 2 + self.is_cagr) * PATH_YEARS + year
+        return np.where(self.is_cagr | ~np.isnan(self.year), key, missing)
+
+
+@dataclass(frozen=True)
+class _Trace:
+    """Everything a batch of subject claims is traced with, numbered once: claims, sources and
+    parts are integers (their text ranks give the published order); text is looked up only
+    for the origins kept."""
+
+    part: _Figures
+    cand: _Figures
+    lo: np.ndarray  # each part's matching candidates: the range [lo, hi) of ``cand``
+    hi: np.ndarray
+    part_code: np.ndarray  # each subject part's text, as a code into ``part_text``
+    part_text: np.ndarray
+    part_rank: np.ndarray  # per code, its text's place in sorted order
+    low: np.ndarray
+    high: np.ndarray
+    low_open: np.ndarray
+    high_open: np.ndarray
+    cand_literal: pa.Array
+    n_parts: np.ndarray  # per claim, its distinct parts
+    claim_ids: pa.Array
+    claim_rank: np.ndarray
+    claim_source: pa.Array
+    claim_market: pa.Array
+    source_ids: np.ndarray
+    source_rank: np.ndarray
+    publisher: np.ndarray
+    publisher_shown: np.ndarray  # as a summary writes it (a missing one as "<NA>")
+    kind_priority: np.ndarray
+    values: pd.DataFrame  # the subject values a candidate's path can be read against
+    paths: "_Paths"
+
+    @classmethod
+    def of(cls, tables: dict[str, pd.DataFrame], projections: pd.DataFrame) -> "_Trace | None":
+        """Number the corpus once; ``None`` when there is no subject claim to trace."""
+        sources = tables["sources"]
+        subject_source = is_subject(sources).to_numpy(bool)
+        if not subject_source.any():
+            return None
+        meta = _source_meta(sources)
+        source_ids = arrow(text(sources["source_id"]))
+        claims = tables["claims"]
+        claim_ids = arrow(text(claims["claim_id"]))
+        # Per claim: its market's comparison group and its currency, as codes.
+        market = _categorical(claims["market_id"])
+        groups = pd.Series(market.categories.astype(str)).map(comparison_market(tables["markets"]))
+        group_of_market = np.append(pd.factorize(groups, use_na_sentinel=False)[0], -1) + 1
+        claim_group = group_of_market[market.codes]
+        claim_currency = _codes(claims["currency"])
+
+        figures = tables["figures"]
+        f_claim = _numbered(figures["claim_id"], claim_ids)
+        f_source = _numbered(figures["source_id"], source_ids)
+        is_cagr = isin(figures["role"], ["cagr"])
+        keep = (isin(figures["role"], VALUE_ROLES) | is_cagr) & (f_claim >= 0) & (f_source >= 0)
+        f_group = claim_group[f_claim]
+        subject = keep & subject_source[f_source]
+        # Candidates: figures of the markets (as compared) that the subjects speak of.
+        in_play = keep & np.isin(f_group, np.unique(f_group[subject]))
+        published = meta["published_year"].to_numpy(float)
+
+        def side(rows: np.ndarray, year: np.ndarray) -> _Figures:
+            return _Figures(
+                claim=f_claim[rows],
+                source=f_source[rows],
+                group=f_group[rows],
+                currency=claim_currency[f_claim[rows]],
+                value=figures["value"].to_numpy(float)[rows],
+                year=year,
+                period_from=_floats(figures["period_from"])[rows],
+                period_to=_floats(figures["period_to"])[rows],
+                published_year=published[f_source[rows]],
+                is_cagr=is_cagr[rows],
+            )
+
+        # The subject's parts: values (each reading of "current") and CAGRs.
+        sub = np.flatnonzero(in_play & subject)
+        if not len(sub):
+            return None
+        f = figures.iloc[sub]
+        literal = text(f["literal"]).reset_index(drop=True)
+        written = text(f["year_as_written"]).reset_index(drop=True)
+        part = (literal + " (" + written.fillna("") + ")").where(~is_cagr[sub], "CAGR " + literal.str.rstrip("%") + "%")
+        current = written.eq("current").fillna(False).to_numpy(bool)
+        pub = published[f_source[sub]]
+        # A claim's "current" may have been copied from a figure dated either reading.
+        rows = np.concatenate([sub, sub[current]])
+        year = np.concatenate([np.where(current, pub, _floats(f["year"])), pub[current] - 1])
+        part = pd.concat([part, part[current]], ignore_index=True)
+        parts = side(rows, year)
+        code, text_of = pd.factorize(part)
+        distinct = np.unique(parts.claim * len(text_of) + code)
+        n_parts = np.bincount(distinct // len(text_of), minlength=len(claims))
+        shown = np.append(isin(f["role"], VALUE_ROLES) & ~current, np.zeros(current.sum(), bool))
+        literals = pd.concat([literal, literal[current]], ignore_index=True)
+        values = pd.DataFrame(
+            {
+                "claim": parts.claim[shown],
+                "part": code[shown],
+                "year": year[shown],
+                "literal": literals[shown].reset_index(drop=True),
+            }
+        ).drop_duplicates(["claim", "part"])
+
+        # Candidates sorted by key and value: each part's matches are a range, found by search.
+        cand_rows = np.flatnonzero(in_play & figures["value"].notna().to_numpy(bool))
+        cand = side(cand_rows, _floats(figures["year"])[cand_rows])
+        n_currencies = int(claim_currency.max(initial=0)) + 1
+        part_key, cand_key = parts.key(n_currencies, -1), cand.key(n_currencies, -2)
+        order = np.lexsort((cand.value, cand_key))
+        cand, cand_rows, cand_key = cand.take(order), cand_rows[order], cand_key[order]
+        low = figures["low"].to_numpy(float)[rows]
+        high = figures["high"].to_numpy(float)[rows]
+        low_open = figures["low_open"].to_numpy(bool)[rows]
+        high_open = figures["high_open"].to_numpy(bool)[rows]
+        lo, hi = _interval_positions(part_key, low, high, low_open, high_open, cand_key, cand.value)
+        publisher = meta["publisher"].astype(object)
+        return cls(
+            part=parts,
+            cand=cand,
+            lo=lo,
+            hi=hi,
+            part_code=code,
+            part_text=np.asarray(text_of, dtype=object),
+            part_rank=_text_rank(pa.array(np.asarray(text_of, dtype=object), pa.string())),
+            low=low,
+            high=high,
+            low_open=low_open,
+            high_open=high_open,
+            cand_literal=arrow(text(figures["literal"])).take(pa.array(cand_rows)),
+            n_parts=n_parts,
+            claim_ids=claim_ids,
+            claim_rank=_text_rank(claim_ids),
+            claim_source=arrow(text(claims["source_id"])),
+            claim_market=arrow(text(claims["market_id"])),
+            source_ids=meta.index.to_numpy(object),
+            source_rank=_text_rank(source_ids),
+            publisher=publisher.where(publisher.notna(), None).to_numpy(object),
+            publisher_shown=publisher.astype(str).to_numpy(object),
+            kind_priority=meta["kind"].map(KIND_PRIORITY).fillna(9).to_numpy(float),
+            # Sorted by claim (stably: each claim's values in the order written), found by search.
+            values=values.iloc[np.argsort(values["claim"].to_numpy(), kind="stable")].reset_index(drop=True),
+            paths=_path_lookup(projections, claim_ids),
+        )
+
+    def batches(self) -> Iterator[pd.DataFrame]:
+        """The origins, a batch of subject claims at a time: claims in id order, cut where
+        their value-matched pairs reach ``MAX_ORIGIN_PAIRS``."""
+        n_pairs = np.maximum(self.hi - self.lo, 0)
+        per_claim = np.bincount(self.part.claim, weights=n_pairs, minlength=len(self.claim_rank))
+        in_order = np.argsort(self.claim_rank)
+        before = np.cumsum(per_claim[in_order]) - per_claim[in_order]
+        batch_of = np.empty(len(in_order), np.int64)
+        batch_of[in_order] = before // MAX_ORIGIN_PAIRS
+        batch = batch_of[self.part.claim]
+        for b in np.unique(batch):
+            rows = np.flatnonzero(batch == b)
+            owner, at = ranges(self.lo[rows], self.hi[rows])
+            yield self.origins(rows[owner], at)
+
+    def origins(self, prow: np.ndarray, crow: np.ndarray) -> pd.DataFrame:
+        """Origins of a batch of subject claims, from its value-matched pairs (subject part
+        ``prow``, candidate figure ``crow``).
+
+        Candidates are scored and ranked on numbers alone; text (parts matched, explanations,
+        summaries) is written only for the few kept per claim, each run of sorted rows joined
+        at once in Arrow: no Python per candidate."""
+        p, c = self.part, self.cand
+        value = p.value[prow]
+        v = c.value[crow]
+        inside = np.where(self.low_open[prow], v > self.low[prow], v >= self.low[prow]) & np.where(
+            self.high_open[prow], v < self.high[prow], v <= self.high[prow]
+        )
+        is_cagr = p.is_cagr[prow]
+        same_year = is_cagr | (c.year[crow] == p.year[prow])
+        both_periods = ~np.isnan(p.period_from[prow]) & ~np.isnan(c.period_from[crow])
+        same_period = ~both_periods | (
+            (p.period_from[prow] == c.period_from[crow]) & (p.period_to[prow] == c.period_to[crow])
+        )
+        ok = (c.source[crow] != p.source[prow]) & (c.published_year[crow] <= p.published_year[prow])
+        ok &= inside & same_year & (~is_cagr | same_period)
+        prow, crow, value = prow[ok], crow[ok], value[ok]
+        if not len(prow):
+            return _empty_origins()
+        closeness = np.abs(c.value[crow] - value) / np.clip(np.abs(value), 1e-9, None)
+        # One explanation per (subject part, candidate claim): the closest figure.
+        order = np.argsort(closeness, kind="quicksort")
+        prow, crow, closeness = prow[order], crow[order], closeness[order]
+        claim, cand = p.claim[prow], c.claim[crow]
+        first = ~pd.DataFrame({"claim": claim, "part": self.part_code[prow], "cand": cand}).duplicated().to_numpy()
+        prow, crow, closeness, claim, cand = prow[first], crow[first], closeness[first], claim[first], cand[first]
+
+        # Per (subject claim, candidate claim): parts reproduced, closeness, and its rank.
+        n = len(self.claim_ids)
+        group, pair = pd.factorize(claim.astype(np.int64) * n + cand)
+        count = np.bincount(group)
+        mean_closeness = pd.Series(closeness).groupby(group).mean().to_numpy()
+        source = c.source[crow[np.unique(group, return_index=True)[1]]]
+        g_claim, g_cand = pair // n, pair % n
+        score = count / self.n_parts[g_claim]
+        order = np.lexsort(
+            (
+                self.claim_rank[g_cand],
+                self.source_rank[source],
+                mean_closeness,
+                self.kind_priority[source],
+                -score,
+                self.claim_rank[g_claim],
+            )
+        )
+        starts = run_starts(g_claim[order])
+        rank = np.arange(len(order)) - np.repeat(starts, np.diff(np.append(starts, len(order)))) + 1
+        kept = rank <= MAX_ORIGINS
+        order, rank = order[kept], rank[kept]
+        rank_of = np.zeros(len(pair), np.int64)
+        rank_of[order] = rank
+        per = pd.DataFrame(
+            {
+                "claim": g_claim[order],
+                "cand": g_cand[order],
+                "source": source[order],
+                "rank": rank.astype("int64"),
+                "n_parts_matched": count[order].astype("int64"),
+                "n_parts": self.n_parts[g_claim[order]].astype("int64"),
+                "score": score[order],
+            }
+        )
+
+        # The kept candidates' matched parts, sorted: a run of rows per candidate, as ``per``.
+        top = np.flatnonzero(rank_of[group] > 0)
+        top = top[
+            np.lexsort((self.part_rank[self.part_code[prow[top]]], rank_of[group[top]], self.claim_rank[claim[top]]))
+        ]
+        top_part = self.part_code[prow[top]]
+        runs = run_starts(claim[top], rank_of[group[top]])
+        part_text = text(self.part_text[top_part])
+        as_written = spread(self.cand_literal, crow[top]).str.rstrip("%")
+        match_text = part_text + " as " + as_written + np.where(p.is_cagr[prow[top]], "%", "")
+        owner = np.repeat(np.arange(len(runs)), np.diff(np.append(runs, len(top))))
+        notes = self._missing_notes(per, owner * len(self.part_text) + top_part)
+        summary, combines = self._summaries(per, claim[top], rank_of[group[top]], top_part, runs)
+        out = pd.DataFrame(
+            {
+                "claim_id": spread(self.claim_ids, per["claim"].to_numpy()),
+                "source_id": spread(self.claim_source, per["claim"].to_numpy()),
+                "market_id": spread(self.claim_market, per["claim"].to_numpy()),
+                "rank": per["rank"],
+                "matched_claim_id": spread(self.claim_ids, per["cand"].to_numpy()),
+                "matched_source_id": text(self.source_ids[per["source"]]),
+                "matched_publisher": text(self.publisher[per["source"]]),
+                "parts_matched": joined_runs(part_text, runs, ", "),
+                "n_parts_matched": per["n_parts_matched"],
+                "n_parts": per["n_parts"],
+                "score": per["score"],
+                "explanation": "reproduces " + joined_runs(match_text, runs, "; ") + notes,
+                "combines": combines,
+                "summary": summary,
+            }
+        )
+        return out[ORIGIN_COLUMNS]
+
+    def _missing_notes(self, per: pd.DataFrame, found: np.ndarray) -> pd.Series:
+        """For each subject value a kept candidate does not reproduce: where the candidate's
+        own path is that year. One text per row of ``per`` ("" when there is none); ``found``
+        holds the (row of ``per``, part) reproduced, as row * parts + part."""
+        values = self.values
+        claims = values["claim"].to_numpy()
+        owner, at = ranges(
+            np.searchsorted(claims, per["claim"].to_numpy(), "left"),
+            np.searchsorted(claims, per["claim"].to_numpy(), "right"),
+        )
+        missing = ~np.isin(owner * len(self.part_text) + values["part"].to_numpy()[at], found)
+        owner, at = owner[missing], at[missing]
+        year = values["year"].to_numpy(float)[at]
+        rows, central = self.paths.central_at(per["cand"].to_numpy()[owner], year)
+        out = np.full(len(per), "", dtype=object)
+        if not len(rows):
+            return pd.Series(out, dtype=STRING)
+        owner, at = owner[rows], at[rows]  # in order: by row of ``per``, then value as written
+        # Each distinct value written once ("12.3", "1.23457e+06" as ``:g`` writes it).
+        shown, inverse = np.unique(np.round(central, 1), return_inverse=True)
+        reaches = np.array([f"{x:g}" for x in shown], dtype=object)[inverse.ravel()]
+        note = (
+            "its own path reaches "
+            + text(reaches)
+            + " in "
+            + text(year[rows].astype(np.int64).astype(str))
+            + ", not "
+            + values["literal"].iloc[at].reset_index(drop=True)
+        )
+        runs = run_starts(owner)
+        out[owner[runs]] = ("; " + joined_runs(note, runs, "; ")).to_numpy(dtype=object)
+        return pd.Series(out, dtype=STRING)
+
+    def _summaries(
+        self, per: pd.DataFrame, claim: np.ndarray, rank: np.ndarray, part: np.ndarray, runs: np.ndarray
+    ) -> tuple[pd.Series, np.ndarray]:
+        """Per row of ``per``, its subject claim's summary: traced to one source, or a
+        combination of several; and whether it combines. (``claim``, ``rank``, ``part``: the
+        kept candidates' matched parts.)
+
+        A greedy cover of the claim's parts by its candidates in rank order, each taking the
+        parts no better-ranked one reproduced: so a part goes to the best-ranked candidate
+        reproducing it, and the candidates given any part are the ones combined."""
+        best = np.lexsort((rank, part, claim))
+        best = best[run_starts(claim[best], part[best])]  # each part's best rank
+        best = best[np.lexsort((self.part_rank[part[best]], rank[best], self.claim_rank[claim[best]]))]
+        given = run_starts(claim[best], rank[best])
+        # The row of ``per`` of each candidate given parts (``runs``: where each row's begin).
+        row = np.searchsorted(runs, best[given], "right") - 1
+        source = per["source"].to_numpy()[row]
+        per_claim = run_starts(claim[best[given]])
+        sizes = np.diff(np.append(per_claim, len(given)))
+        combines = sizes > 1
+        label = text(self.publisher_shown[source]) + " (" + text(self.source_ids[source]) + ")"
+        piece = (
+            label
+            + np.where(np.repeat(combines, sizes), " for ", ": ")
+            + joined_runs(text(self.part_text[part[best]]), given, ", ")
+        )
+        summary = np.where(combines, "combines ", "traced to ") + joined_runs(piece, per_claim, " and ")
+        # Spread to the rows of ``per``: its claims come in the same order.
+        claim_rows = np.diff(np.append(run_starts(per["claim"].to_numpy()), len(per)))
+        return text(np.repeat(summary.to_numpy(object), claim_rows)), np.repeat(combines, claim_rows)
 
 
 @dataclass(frozen=True)
 class _Paths:
-    """Projected paths sorted by key (claim number * PATH_YEARS + year), for binary search;
-    ``claims`` numbers claim ids as the keys do."""
+    """Projected paths sorted by key (claim number * PATH_YEARS + year), for binary search."""
 
     key: np.ndarray
     central: np.ndarray
-    claims: pd.Index
 
-    def central_at(self, claim_ids: pd.Series, years: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-        """Each path value in the year asked for: the rows asked (one per value found, in
-        order) and the central values."""
-        number = self.claims.get_indexer(claim_ids.astype(object))
-        year = pd.to_numeric(years, errors="coerce").to_numpy(float)
-        found = (number >= 0) & ~np.isnan(year)
-        wanted = np.where(found, number * PATH_YEARS + np.nan_to_num(year).astype(np.int64), -1)
+    def central_at(self, claims: np.ndarray, years: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The path values of claims (by number) in the years asked for (floats, NaN: none):
+        the rows asked (one per value found, in order) and the central values."""
+        found = (claims >= 0) & ~np.isnan(years)
+        wanted = np.where(found, claims * PATH_YEARS + np.nan_to_num(years).astype(np.int64), -1)
         rows, at = ranges(np.searchsorted(self.key, wanted, "left"), np.searchsorted(self.key, wanted, "right"))
         return rows, self.central[at]
 
 
-def _path_lookup(projections: pd.DataFrame, claim_ids: pd.Index) -> _Paths:
-    claims = pd.Index(claim_ids.astype(object))
+def _path_lookup(projections: pd.DataFrame, claim_ids: pa.Array | pa.ChunkedArray) -> _Paths:
+    """The paths to read candidates against: kept as numbers, or from the projections table."""
     if "claim_no" not in projections:
-        projections = claim_paths(projections, claims.get_indexer(projections["claim_id"].astype(object)))
-        projections = projections.loc[projections["claim_no"].to_numpy() >= 0]
+        projections = claim_paths(projections, pd.Series(pd.array(claim_ids, dtype=STRING)))
     key = projections["claim_no"].to_numpy(np.int64) * PATH_YEARS + projections["year"].to_numpy(np.int64)
     order = np.argsort(key, kind="stable")
-    return _Paths(key[order], projections["central"].to_numpy(float)[order], claims)
-
-
-def _match_keys(parts: pd.DataFrame, cand: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """One integer per (market group, currency, CAGR or value, and the year for a value): a
-    subject part and a candidate can match only with the same key. A value without a year
-    matches nothing."""
-
-    def key(frame: pd.DataFrame, year: str) -> pd.Series:
-        is_cagr = frame["is_cagr"].to_numpy(bool)
-        years = pd.to_numeric(frame[year], errors="coerce").to_numpy(float)
-        shown = np.where(
-            is_cagr, "cagr", np.where(np.isnan(years), None, np.nan_to_num(years).astype(np.int64).astype(str))
-        )
-        return (
-            frame["group"]
-            .astype(str)
-            .str.cat([frame["currency"].astype(str), pd.Series(shown, index=frame.index).astype(str)], sep="|")
-            .where(pd.notna(shown))
-        )
-
-    both = pd.concat([key(parts, "year"), key(cand, "cand_year")], ignore_index=True)
-    codes = pd.factorize(both)[0]  # a missing key is -1
-    p, c = codes[: len(parts)], codes[len(parts) :]
-    return np.where(p < 0, -1, p), np.where(c < 0, -2, c)
+    return _Paths(key[order], projections["central"].to_numpy(float)[order])
 
 
 def _interval_positions(
-    parts: pd.DataFrame, part_key: np.ndarray, cand_key: np.ndarray, cand_value: np.ndarray
+    part_key: np.ndarray,
+    low: np.ndarray,
+    high: np.ndarray,
+    low_open: np.ndarray,
+    high_open: np.ndarray,
+    cand_key: np.ndarray,
+    cand_value: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
     """For each part, the range [lo, hi) of the sorted candidates (by key, then value) whose
-    value lies in the part's interval, open ends kept (the rule of ``_within``)."""
-    low, high = parts["low"].to_numpy(float), parts["high"].to_numpy(float)
-    low_open, high_open = parts["low_open"].to_numpy(bool), parts["high_open"].to_numpy(bool)
-    lo = np.zeros(len(parts), np.int64)
-    hi = np.zeros(len(parts), np.int64)
+    value lies in the part's interval, open ends kept."""
+    lo = np.zeros(len(part_key), np.int64)
+    hi = np.zeros(len(part_key), np.int64)
     block_start = np.searchsorted(cand_key, part_key, "left")
     block_end = np.searchsorted(cand_key, part_key, "right")
     # One binary search per distinct key (a few thousand), over that key's sorted values.
-    for rows in pd.Series(np.arange(len(parts))).groupby(part_key).indices.values():
+    for rows in pd.Series(np.arange(len(part_key))).groupby(part_key).indices.values():
         start, end = block_start[rows[0]], block_end[rows[0]]
         if end == start:
             continue
@@ -480,156 +765,9 @@ def _interval_positions(
         hi[rows] = start + np.where(
             high_open[rows], np.searchsorted(values, high[rows], "left"), np.searchsorted(values, high[rows], "right")
         )
-    bad = np.isnan(low) | np.isnan(high)  # no interval: no match (as ``_within``)
+    bad = np.isnan(low) | np.isnan(high)  # no interval: no match
     hi[bad] = lo[bad]
     return lo, hi
-
-
-def _origins(
-    pairs: pd.DataFrame, parts: pd.DataFrame, claims: pd.DataFrame, meta: pd.DataFrame, paths: _Paths
-) -> pd.DataFrame:
-    """Origins of a batch of subject claims, from their pairs whose values match.
-
-    Candidates are scored and ranked on numbers alone; text (parts matched, explanations,
-    summaries) is written only for the few kept per claim, each run of sorted rows joined at
-    once in Arrow: no Python per candidate."""
-    pairs = pairs.loc[
-        (pairs["cand_source_id"] != pairs["source_id"]) & (pairs["cand_published_year"] <= pairs["published_year"])
-    ]
-    inside = _within(pairs["cand_value"], pairs)
-    same_year = pairs["is_cagr"] | (pairs["cand_year"].astype("Float64") == pairs["year"].astype("Float64")).fillna(
-        False
-    )
-    both_periods = pairs["period_from"].notna() & pairs["cand_period_from"].notna()
-    same_period = ~both_periods | (
-        (pairs["period_from"].astype("Float64") == pairs["cand_period_from"].astype("Float64"))
-        & (pairs["period_to"].astype("Float64") == pairs["cand_period_to"].astype("Float64"))
-    ).fillna(False)
-    matched = pairs.loc[inside & same_year.to_numpy(bool) & (~pairs["is_cagr"] | same_period).to_numpy(bool)].copy()
-    if matched.empty:
-        return _empty_origins()
-    matched["closeness"] = (matched["cand_value"] - matched["value"]).abs() / matched["value"].abs().clip(lower=1e-9)
-    # One explanation per (subject part, candidate claim): the closest figure.
-    matched = matched.sort_values("closeness").drop_duplicates(["claim_id", "part", "cand_claim_id"])
-
-    keys = ["claim_id", "cand_claim_id"]
-    n_parts = parts.groupby("claim_id")["part"].nunique()
-    per = (
-        matched.groupby(keys)
-        .agg(
-            n_parts_matched=("part", "size"),  # parts are distinct per candidate (deduplicated above)
-            closeness=("closeness", "mean"),
-            matched_source_id=("cand_source_id", "first"),
-        )
-        .reset_index()
-    )
-    per["n_parts"] = per["claim_id"].map(n_parts).astype("int64")
-    per["score"] = per["n_parts_matched"] / per["n_parts"]
-    per["_kind"] = per["matched_source_id"].map(meta["kind"]).map(KIND_PRIORITY).fillna(9)
-    per = per.sort_values(
-        ["claim_id", "score", "_kind", "closeness", "matched_source_id"], ascending=[True, False, True, True, True]
-    )
-    per["rank"] = per.groupby("claim_id").cumcount() + 1
-    per = per.loc[per["rank"] <= MAX_ORIGINS].reset_index(drop=True)
-
-    # The kept candidates' matched parts, sorted: a run of rows per candidate, as ``per``.
-    top = matched.merge(per[[*keys, "rank"]], on=keys).sort_values(["claim_id", "rank", "part"], ignore_index=True)
-    runs = run_starts(top["claim_id"].to_numpy(object), top["rank"].to_numpy())
-    as_written = top["cand_literal"].astype(str).str.rstrip("%")
-    match_text = top["part"] + " as " + as_written + np.where(top["is_cagr"], "%", "")
-    per["parts_matched"] = joined_runs(top["part"], runs, ", ")
-    per["explanation"] = "reproduces " + joined_runs(match_text, runs, "; ") + _missing_notes(per, parts, top, paths)
-
-    summary, combines = _summaries(top, meta)
-    per["summary"] = per["claim_id"].map(summary)
-    per["combines"] = per["claim_id"].map(combines).astype(bool)
-    per["source_id"] = per["claim_id"].map(claims["source_id"])
-    per["market_id"] = per["claim_id"].map(claims["market_id"])
-    per["matched_publisher"] = per["matched_source_id"].map(meta["publisher"])
-    per = per.rename(columns={"cand_claim_id": "matched_claim_id"})
-    per["n_parts_matched"] = per["n_parts_matched"].astype("int64")
-    per["rank"] = per["rank"].astype("int64")
-    out = per[ORIGIN_COLUMNS].reset_index(drop=True)
-    for col in (
-        "claim_id",
-        "source_id",
-        "market_id",
-        "matched_claim_id",
-        "matched_source_id",
-        "matched_publisher",
-        "parts_matched",
-        "explanation",
-        "summary",
-    ):
-        out[col] = text(out[col])
-    return out
-
-
-def _within(values: pd.Series, p: pd.DataFrame) -> np.ndarray:
-    """Whether each candidate value lies in the subject literal's interval (open ends kept)."""
-    v = values.to_numpy(float)
-    lo, hi = p["low"].to_numpy(float), p["high"].to_numpy(float)
-    above = np.where(p["low_open"].to_numpy(bool), v > lo, v >= lo)
-    below = np.where(p["high_open"].to_numpy(bool), v < hi, v <= hi)
-    return above & below
-
-
-def _missing_notes(per: pd.DataFrame, parts: pd.DataFrame, top: pd.DataFrame, paths: _Paths) -> pd.Series:
-    """For a subject value a kept candidate does not reproduce: where the candidate's own path
-    is that year ("" when nowhere), one text per row of ``per``."""
-    values = parts.loc[parts["role"].isin(VALUE_ROLES) & ~parts["year_as_written"].eq("current")]
-    values = values[["claim_id", "part", "year", "literal"]].drop_duplicates(["claim_id", "part"])
-    pairs = (
-        per[["claim_id", "cand_claim_id"]]
-        .assign(at=np.arange(len(per)))
-        .merge(values.assign(value_at=np.arange(len(values))), on="claim_id")
-    )
-    got = top[["claim_id", "cand_claim_id", "part"]].assign(hit=True)
-    pairs = pairs.merge(got, on=["claim_id", "cand_claim_id", "part"], how="left")
-    pairs = pairs.loc[pairs["hit"].isna().to_numpy(bool)]
-    rows, central = paths.central_at(pairs["cand_claim_id"], pairs["year"])
-    out = np.full(len(per), "", dtype=object)
-    if not len(rows):
-        return pd.Series(out, index=per.index, dtype=STRING)
-    notes = pairs.iloc[rows].assign(central=central).sort_values(["at", "value_at"], kind="stable")
-    # Each distinct value written once ("12.3", "1.23457e+06" as ``:g`` writes it).
-    shown, inverse = np.unique(notes["central"].round(1).to_numpy(), return_inverse=True)
-    reaches = np.array([f"{x:g}" for x in shown], dtype=object)[inverse.ravel()]
-    note = (
-        "its own path reaches "
-        + pd.Series(reaches, index=notes.index)
-        + " in "
-        + pd.to_numeric(notes["year"]).astype(int).astype(str)
-        + ", not "
-        + notes["literal"].astype(str)
-    )
-    at = notes["at"].to_numpy()
-    runs = run_starts(at)
-    out[at[runs]] = ("; " + joined_runs(note, runs, "; ")).to_numpy(dtype=object)
-    return pd.Series(out, index=per.index, dtype=STRING)
-
-
-def _summaries(top: pd.DataFrame, meta: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
-    """Per subject claim: traced to one source, or a combination of several.
-
-    A greedy cover of the claim's parts by its candidates in rank order, each taking the parts
-    no better-ranked one reproduced: so a part goes to the best-ranked candidate reproducing
-    it, and the candidates given any part are the ones combined."""
-    best = top.sort_values(["claim_id", "part", "rank"]).drop_duplicates(["claim_id", "part"])
-    best = best.sort_values(["claim_id", "rank", "part"], ignore_index=True)
-    claim_ids = best["claim_id"].to_numpy(object)
-    runs = run_starts(claim_ids, best["rank"].to_numpy())
-    chosen = best.iloc[runs].reset_index(drop=True)
-    source = chosen["cand_source_id"].astype(str)
-    publisher = chosen["cand_source_id"].map(meta["publisher"]).astype(object).astype(str)
-    given = joined_runs(best["part"], runs, ", ")
-    per_claim = run_starts(claim_ids[runs])
-    combines = np.diff(np.append(per_claim, len(chosen))) > 1
-    several = np.repeat(combines, np.diff(np.append(per_claim, len(chosen))))
-    piece = (publisher + " (" + source + ")" + np.where(several, " for ", ": ")).astype(STRING) + given
-    summary = np.where(combines, "combines ", "traced to ") + joined_runs(piece, per_claim, " and ")
-    index = pd.Index(chosen["claim_id"].to_numpy(object)[per_claim])
-    return pd.Series(summary.to_numpy(dtype=object), index=index), pd.Series(combines, index=index)
 
 
 def _empty_origins() -> pd.DataFrame:
