@@ -138,7 +138,7 @@ def run(
             if has_articles:
                 # Tracing articles' claims to reports needs every figure and path; a path is
                 # kept as numbers, its claim as its row in the claims kept.
-                kept["figures"].append(_reconcile_figures(built["figures"]))
+                kept["figures"].append(reconcile.trace_figures(built["figures"], built["claims"]["claim_id"], n_kept))
                 kept["paths"].append(reconcile.claim_paths(proj, built["claims"]["claim_id"], n_kept))
             n_kept += len(built["claims"])
             n_claims = len(raw.claims)
@@ -152,7 +152,7 @@ def run(
             raise RefreshAuditError(report)
         step("reconcile")
         claims_all = pd.concat(kept["claims"], ignore_index=True)
-        figures = pd.concat(kept["figures"], ignore_index=True) if kept["figures"] else _reconcile_figures(None)
+        figures = pd.concat(kept["figures"], ignore_index=True) if kept["figures"] else pd.DataFrame()
         core = {
             "sources": tables.sources_table(corpus, claims_all.groupby("source_id", observed=True).size()),
             "markets": markets,
@@ -211,13 +211,6 @@ def _compact(frame: pd.DataFrame, ids: dict[str, pd.CategoricalDtype]) -> pd.Dat
 
 def _ids(known: pd.Index) -> pd.CategoricalDtype:
     return pd.CategoricalDtype(known.astype(str))
-
-
-def _reconcile_figures(figures: pd.DataFrame | None) -> pd.DataFrame:
-    if figures is None:
-        return pd.DataFrame({c: pd.Series(dtype=object) for c in tables.RECONCILE_FIGURE_COLUMNS})
-    keep = figures["role"].isin(["start", "point", "end", "cagr"]).to_numpy(bool)
-    return figures.loc[keep, tables.RECONCILE_FIGURE_COLUMNS]
 
 
 def publish(

@@ -13,7 +13,11 @@
   claim they explain. A claim whose parts are best explained by different sources combines
   them.
 
-All of it is merges and group-bys over whole frames.
+All of it is vectorised over whole frames. ``claim_origins`` numbers the corpus once (claims,
+sources and parts as integers, by Arrow's hashes), pairs only the figures whose values match
+(binary search), ranks candidates on numbers, and writes text only for the ten kept per
+claim; it runs in batches of subject claims, so a corpus of many articles is traced in
+bounded memory.
 """
 
 import itertools
@@ -47,6 +51,7 @@ KIND_PRIORITY = {"report": 0, "press_release": 1, "survey": 2, "article": 3}
 MAX_ORIGINS = 10
 MAX_ORIGIN_PAIRS = 500_000  # value-matched pairs traced at once (memory follows it: about 200 bytes a pair)
 STATED, PROJECTED = "stated", "projected"
+TRACED_ROLES = pd.CategoricalDtype([*VALUE_ROLES, "cagr"])  # the figures claim_origins reads
 
 CROSS_SOURCE_COLUMNS = [
     "market_id",
@@ -302,21 +307,46 @@ def claim_paths(projections: pd.DataFrame, claim_ids: pd.Series, offset: int = 0
     """Each claim's preferred projected path as numbers alone: its claim's row in the claims
     table (``claim_ids`` in their order, the first numbered ``offset``), year and central
     value. This is what ``claim_origins`` compares, small enough to keep for a whole corpus."""
-    keep = preferred(projections)
     number = _numbered(projections["claim_id"], arrow(text(claim_ids)))
-    keep &= number >= 0
+    year = projections["year"].to_numpy(np.int64)
+    rows = np.flatnonzero(preferred(projections) & (number >= 0))
+    rows = rows[np.lexsort((year[rows], number[rows]))]  # by claim and year, stably
     return pd.DataFrame(
         {
-            "claim_no": number[keep] + offset,
-            "year": projections["year"].to_numpy(np.int64)[keep],
-            "central": projections["central"].to_numpy(float)[keep],
+            "claim_no": (number[rows] + offset).astype(np.int32),
+            "year": year[rows].astype(np.int16),
+            "central": projections["central"].to_numpy(float)[rows],
+        }
+    )
+
+
+def trace_figures(figures: pd.DataFrame, claim_ids: pd.Series, offset: int = 0) -> pd.DataFrame:
+    """The figures ``claim_origins`` reads (values and CAGRs), compactly enough to keep for a
+    whole corpus: each by its claim's row in the claims table (``claim_ids`` in their order,
+    the first numbered ``offset``), years as numbers, text only where it is read."""
+    f = figures.loc[isin(figures["role"], TRACED_ROLES.categories)]
+    number = _numbered(f["claim_id"], arrow(text(claim_ids)))
+    return pd.DataFrame(
+        {
+            "claim_no": np.where(number >= 0, number + offset, -1).astype(np.int32),
+            "role": text(f["role"]).astype(TRACED_ROLES),
+            "literal": text(f["literal"]),
+            "year_as_written": text(f["year_as_written"]),
+            "year": _floats(f["year"]).astype(np.float32),  # years are exact in float32
+            "value": f["value"].to_numpy(float),
+            "low": f["low"].to_numpy(float),
+            "high": f["high"].to_numpy(float),
+            "low_open": f["low_open"].to_numpy(bool),
+            "high_open": f["high_open"].to_numpy(bool),
+            "period_from": _floats(f["period_from"]).astype(np.float32),
+            "period_to": _floats(f["period_to"]).astype(np.float32),
         }
     )
 
 
 def no_paths() -> pd.DataFrame:
     """The paths of no claim, as :func:`claim_paths` gives them."""
-    return pd.DataFrame({"claim_no": np.empty(0, np.int64), "year": np.empty(0, np.int64), "central": np.empty(0)})
+    return pd.DataFrame({"claim_no": np.empty(0, np.int32), "year": np.empty(0, np.int16), "central": np.empty(0)})
 
 
 def claim_origins(tables: dict[str, pd.DataFrame], projections: pd.DataFrame) -> pd.DataFrame:
@@ -384,7 +414,8 @@ class _Figures:
         a subject part and a candidate can match only with the same key. A value without a
         year has the key ``missing`` and matches nothing."""
         year = np.where(self.is_cagr, 0, np.nan_to_num(self.year)).astype(np.int64)
-        key = ((self.group * n_currencies + self.currency) * 2 + self.is_cagr) * PATH_YEARS + year
+        kind = (self.group.astype(np.int64) * n_currencies + self.currency) * 2 + self.is_cagr
+        key = kind * PATH_YEARS + year
         return np.where(self.is_cagr | ~np.isnan(self.year), key, missing)
 
 
@@ -437,9 +468,14 @@ class _Trace:
         claim_group = group_of_market[market.codes]
         claim_currency = _codes(claims["currency"])
 
+        # Figures by their claim's row (as :func:`trace_figures` keeps them, or by claim id),
+        # and their source's row.
         figures = tables["figures"]
-        f_claim = _numbered(figures["claim_id"], claim_ids)
-        f_source = _numbered(figures["source_id"], source_ids)
+        if "claim_no" in figures:
+            f_claim = figures["claim_no"].to_numpy(np.int64)
+        else:
+            f_claim = _numbered(figures["claim_id"], claim_ids)
+        f_source = np.where(f_claim >= 0, _numbered(claims["source_id"], source_ids)[f_claim], -1)
         is_cagr = isin(figures["role"], ["cagr"])
         keep = (isin(figures["role"], VALUE_ROLES) | is_cagr) & (f_claim >= 0) & (f_source >= 0)
         f_group = claim_group[f_claim]
@@ -448,17 +484,21 @@ class _Trace:
         in_play = keep & np.isin(f_group, np.unique(f_group[subject]))
         published = meta["published_year"].to_numpy(float)
 
+        # Narrow types: a million claims' figures are a few million rows on each side.
+        period_from = _floats(figures["period_from"]).astype(np.float32)  # years are exact in float32
+        period_to = _floats(figures["period_to"]).astype(np.float32)
+
         def side(rows: np.ndarray, year: np.ndarray) -> _Figures:
             return _Figures(
-                claim=f_claim[rows],
-                source=f_source[rows],
-                group=f_group[rows],
-                currency=claim_currency[f_claim[rows]],
+                claim=f_claim[rows].astype(np.int32),
+                source=f_source[rows].astype(np.int32),
+                group=f_group[rows].astype(np.int32),
+                currency=claim_currency[f_claim[rows]].astype(np.int32),
                 value=figures["value"].to_numpy(float)[rows],
-                year=year,
-                period_from=_floats(figures["period_from"])[rows],
-                period_to=_floats(figures["period_to"])[rows],
-                published_year=published[f_source[rows]],
+                year=year.astype(np.float32),
+                period_from=period_from[rows],
+                period_to=period_to[rows],
+                published_year=published[f_source[rows]].astype(np.float32),
                 is_cagr=is_cagr[rows],
             )
 
@@ -478,7 +518,7 @@ class _Trace:
         part = pd.concat([part, part[current]], ignore_index=True)
         parts = side(rows, year)
         code, text_of = pd.factorize(part)
-        distinct = np.unique(parts.claim * len(text_of) + code)
+        distinct = np.unique(parts.claim.astype(np.int64) * len(text_of) + code)
         n_parts = np.bincount(distinct // len(text_of), minlength=len(claims))
         shown = np.append(isin(f["role"], VALUE_ROLES) & ~current, np.zeros(current.sum(), bool))
         literals = pd.concat([literal, literal[current]], ignore_index=True)
@@ -575,13 +615,16 @@ class _Trace:
         # One explanation per (subject part, candidate claim): the closest figure.
         order = np.argsort(closeness, kind="quicksort")
         prow, crow, closeness = prow[order], crow[order], closeness[order]
-        claim, cand = p.claim[prow], c.claim[crow]
-        first = ~pd.DataFrame({"claim": claim, "part": self.part_code[prow], "cand": cand}).duplicated().to_numpy()
-        prow, crow, closeness, claim, cand = prow[first], crow[first], closeness[first], claim[first], cand[first]
+        n = len(self.claim_ids)
+        # Each (subject claim, candidate claim) numbered as first met; a group's first row is
+        # also the first of each of its parts, so dropping repeats keeps the numbering.
+        group, pair = pd.factorize(p.claim[prow].astype(np.int64) * n + c.claim[crow])
+        first = np.unique(group * len(self.part_text) + self.part_code[prow], return_index=True)[1]
+        first = np.sort(first)
+        prow, crow, closeness, group = prow[first], crow[first], closeness[first], group[first]
+        claim = p.claim[prow]
 
         # Per (subject claim, candidate claim): parts reproduced, closeness, and its rank.
-        n = len(self.claim_ids)
-        group, pair = pd.factorize(claim.astype(np.int64) * n + cand)
         count = np.bincount(group)
         mean_closeness = pd.Series(closeness).groupby(group).mean().to_numpy()
         source = c.source[crow[np.unique(group, return_index=True)[1]]]
@@ -734,8 +777,11 @@ def _path_lookup(projections: pd.DataFrame, claim_ids: pa.Array | pa.ChunkedArra
     if "claim_no" not in projections:
         projections = claim_paths(projections, pd.Series(pd.array(claim_ids, dtype=STRING)))
     key = projections["claim_no"].to_numpy(np.int64) * PATH_YEARS + projections["year"].to_numpy(np.int64)
-    order = np.argsort(key, kind="stable")
-    return _Paths(key[order], projections["central"].to_numpy(float)[order])
+    central = projections["central"].to_numpy(float)
+    if len(key) and (key[1:] < key[:-1]).any():  # kept in order already, chunk after chunk
+        order = np.argsort(key, kind="stable")
+        key, central = key[order], central[order]
+    return _Paths(key, central)
 
 
 def _interval_positions(

@@ -233,10 +233,6 @@ TABLE_NAMES = tuple(f.name for f in fields(Tables))
 PER_SOURCE = ("claims", "figures", "cagr_checks", "implied_figures", "projections", "segment_shares")
 ACROSS_SOURCES = ("sources", "markets", "cross_source", "claim_origins")
 # What reconciling across sources needs of each chunk's tables.
-RECONCILE_FIGURE_COLUMNS = [
-    "source_id", "claim_id", "role", "literal", "year", "year_as_written", "value", "low", "high",
-    "low_open", "high_open", "period_from", "period_to",
-]  # fmt: skip
 RECONCILE_CLAIM_COLUMNS = ["claim_id", "source_id", "market_id", "currency"]
 
 
