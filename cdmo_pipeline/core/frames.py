@@ -46,11 +46,13 @@ def decoded(codes: np.ndarray, categories: pd.Index, index: pd.Index | None = No
     return spread(pa.array(categories.astype(str).to_numpy(dtype=object), pa.string()), codes, index)
 
 
-def text_rank(categories: pd.Index) -> np.ndarray:
-    """Each category's position in text order: codes sorted by rank sort as their text."""
-    order = np.argsort(categories.astype(str).to_numpy(dtype=object), kind="stable")
-    rank = np.empty(len(order), dtype=np.int64)
-    rank[order] = np.arange(len(order))
+def text_rank(values: pd.Index | pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """Each value's place in text (code point) order, sorted by Arrow: codes sorted by rank
+    sort as their text."""
+    if isinstance(values, pd.Index):
+        values = pa.array(values.astype(str).to_numpy(dtype=object), pa.string())
+    rank = np.empty(len(values), dtype=np.int64)
+    rank[pc.sort_indices(values).to_numpy()] = np.arange(len(values))
     return rank
 
 

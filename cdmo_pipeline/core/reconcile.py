@@ -373,13 +373,6 @@ def _numbered(values: pd.Series, known: pa.Array | pa.ChunkedArray) -> np.ndarra
     return pc.fill_null(at, -1).to_numpy(zero_copy_only=False).astype(np.int64)
 
 
-def _text_rank(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
-    """Each value's place in text (code point) order, sorted by Arrow."""
-    rank = np.empty(len(values), np.int64)
-    rank[pc.sort_indices(values).to_numpy()] = np.arange(len(values))
-    return rank
-
-
 def _codes(values: pd.Series) -> np.ndarray:
     """A text column as integer codes, a missing value its own code (0)."""
     return _categorical(values).codes.astype(np.int64) + 1
@@ -551,7 +544,7 @@ class _Trace:
             hi=hi,
             part_code=code,
             part_text=np.asarray(text_of, dtype=object),
-            part_rank=_text_rank(pa.array(np.asarray(text_of, dtype=object), pa.string())),
+            part_rank=text_rank(pa.array(text_of)),
             low=low,
             high=high,
             low_open=low_open,
@@ -559,11 +552,11 @@ class _Trace:
             cand_literal=arrow(text(figures["literal"])).take(pa.array(cand_rows)),
             n_parts=n_parts,
             claim_ids=claim_ids,
-            claim_rank=_text_rank(claim_ids),
+            claim_rank=text_rank(claim_ids),
             claim_source=arrow(text(claims["source_id"])),
             claim_market=arrow(text(claims["market_id"])),
             source_ids=meta.index.to_numpy(object),
-            source_rank=_text_rank(source_ids),
+            source_rank=text_rank(source_ids),
             publisher=publisher.where(publisher.notna(), None).to_numpy(object),
             publisher_shown=publisher.astype(str).to_numpy(object),
             kind_priority=meta["kind"].map(KIND_PRIORITY).fillna(9).to_numpy(float),
