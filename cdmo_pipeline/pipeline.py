@@ -10,8 +10,7 @@ chunk and every table passed: the snapshot is committed at the very end, or disc
 The Dagster op runs exactly this; tests and benchmarks call it directly.
 """
 
-import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -151,34 +150,38 @@ def run(
         if not report.ok:
             raise RefreshAuditError(report)
         step("reconcile")
-        claims_all = pd.concat(kept["claims"], ignore_index=True)
-        figures = pd.concat(kept["figures"], ignore_index=True) if kept["figures"] else pd.DataFrame()
+        # Each kept table as one frame, its chunks let go as it is made.
+        claims_all = _combined(kept, "claims", pd.DataFrame)
         core = {
             "sources": tables.sources_table(corpus, claims_all.groupby("source_id", observed=True).size()),
             "markets": markets,
             "claims": claims_all,
-            "figures": figures,
         }
         keys = keys.with_claims(claims_all)
         report.merge(audit.AuditReport({}, audit.corpus_invariants(core["sources"], markets, claims_all, keys)))
-        paths = pd.concat(kept["paths"], ignore_index=True) if kept["paths"] else reconcile.no_paths()
-        stated = pd.concat(kept["stated"], ignore_index=True)
         across = {"sources": core["sources"], "markets": markets}
-        # The tables across sources come in batches (market groups; subject claims), each
-        # audited and appended as it comes: memory follows the batch, not the corpus.
-        batches = itertools.chain(
-            (("cross_source", b) for b in reconcile.cross_source_batches(core, stated, chunk_claims)),
-            (("claim_origins", b) for b in reconcile.claim_origins_batches(core, paths)),
+
+        def stage(name: str, batches: Iterator[pd.DataFrame]) -> None:
+            """The tables across sources come in batches (market groups; subject claims),
+            each audited and appended as it comes: memory follows the batch."""
+            for batch in batches:
+                part = {name: batch}
+                report.merge(audit.audit(part, complete=False))
+                report.merge(audit.AuditReport({}, audit.resolution_invariants(keys, part)))
+                snap.append(name, batch)
+                previews.setdefault(name, batch.head(PREVIEW_ROWS))
+
+        stage(
+            "cross_source", reconcile.cross_source_batches(core, _combined(kept, "stated", pd.DataFrame), chunk_claims)
         )
-        for name, batch in batches:
-            part = {name: batch}
-            report.merge(audit.audit(part, complete=False))
-            report.merge(audit.AuditReport({}, audit.resolution_invariants(keys, part)))
-            snap.append(name, batch)
-            previews.setdefault(name, batch.head(PREVIEW_ROWS))
+        # The trace alone holds the kept figures and paths, and lets them go once numbered.
+        traced = reconcile.claim_origins_batches(
+            {**core, "figures": _combined(kept, "figures", pd.DataFrame)}, _combined(kept, "paths", reconcile.no_paths)
+        )
+        stage("claim_origins", traced)
         report.merge(audit.audit(across, complete=False))
         report.merge(audit.AuditReport({}, audit.resolution_invariants(keys, across)))
-        del core, claims_all, paths, stated, figures
+        del core, claims_all, traced
         if not report.ok:
             raise RefreshAuditError(report)
         for name, df in across.items():
@@ -207,6 +210,12 @@ def _compact(frame: pd.DataFrame, ids: dict[str, pd.CategoricalDtype]) -> pd.Dat
     strings (combined without falling back to Python objects)."""
     text = [c for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c].dtype)]
     return frame.astype({c: ids.get(c, STRING) for c in text})
+
+
+def _combined(kept: dict[str, list[pd.DataFrame]], name: str, empty: Callable[[], pd.DataFrame]) -> pd.DataFrame:
+    """The frames a refresh kept of every chunk as one frame; the chunks' own are let go."""
+    parts = kept.pop(name)
+    return pd.concat(parts, ignore_index=True) if parts else empty()
 
 
 def _ids(known: pd.Index) -> pd.CategoricalDtype:

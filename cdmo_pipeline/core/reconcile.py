@@ -363,6 +363,7 @@ def claim_origins_batches(tables: dict[str, pd.DataFrame], projections: pd.DataF
     batches, one after the other, are the whole table): memory follows the batch. At least
     one batch, empty when there is nothing to trace."""
     trace = _Trace.of(tables, projections)
+    del tables, projections  # numbered: the caller's figures and paths may go
     yield from trace.batches() if trace is not None else [_empty_origins()]
 
 
