@@ -109,6 +109,11 @@ def run_starts(*keys: np.ndarray) -> np.ndarray:
     return np.flatnonzero(change)
 
 
+def run_lengths(starts: np.ndarray, n: int) -> np.ndarray:
+    """How many rows each run has (``starts`` from :func:`run_starts` over ``n`` rows)."""
+    return np.diff(np.append(starts, n))
+
+
 def joined_runs(values: pd.Series | np.ndarray, starts: np.ndarray, sep: str) -> pd.Series:
     """Each run of rows (beginning at ``starts``) as one text: its values joined by ``sep`` in
     row order. The rows are cut into a list array and joined in Arrow, no Python per run."""

@@ -204,13 +204,9 @@ SHARE_COLUMNS = [
 ]
 
 
-def preferred_paths(projections: pd.DataFrame) -> pd.DataFrame:
-    """Each claim's path: basis endpoints when it has one, else stated_cagr (not extrapolated)."""
-    return projections.loc[preferred(projections)]
-
-
 def preferred(projections: pd.DataFrame) -> np.ndarray:
-    """Which rows are on their claim's preferred path (see :func:`preferred_paths`)."""
+    """Which rows are on their claim's preferred path: basis endpoints when it has one, else
+    stated_cagr (not extrapolated)."""
     # Claims by number: ``cno`` when built here, else the published claim ids, factorized.
     if "cno" in projections:
         cno = projections["cno"].to_numpy(np.int64)

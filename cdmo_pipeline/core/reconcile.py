@@ -36,6 +36,7 @@ from cdmo_pipeline.core.frames import (
     isin,
     joined_runs,
     ranges,
+    run_lengths,
     run_starts,
     spread,
     text,
@@ -635,7 +636,7 @@ class _Trace:
             )
         )
         starts = run_starts(g_claim[order])
-        rank = np.arange(len(order)) - np.repeat(starts, np.diff(np.append(starts, len(order)))) + 1
+        rank = np.arange(len(order)) - np.repeat(starts, run_lengths(starts, len(order))) + 1
         kept = rank <= MAX_ORIGINS
         order, rank = order[kept], rank[kept]
         rank_of = np.zeros(len(pair), np.int64)
@@ -662,7 +663,7 @@ class _Trace:
         part_text = text(self.part_text[top_part])
         as_written = spread(self.cand_literal, crow[top]).str.rstrip("%")
         match_text = part_text + " as " + as_written + np.where(p.is_cagr[prow[top]], "%", "")
-        owner = np.repeat(np.arange(len(runs)), np.diff(np.append(runs, len(top))))
+        owner = np.repeat(np.arange(len(runs)), run_lengths(runs, len(top)))
         notes = self._missing_notes(per, owner * len(self.part_text) + top_part)
         summary, combines = self._summaries(per, claim[top], rank_of[group[top]], top_part, runs)
         out = pd.DataFrame(
@@ -736,7 +737,7 @@ class _Trace:
         row = np.searchsorted(runs, best[given], "right") - 1
         source = per["source"].to_numpy()[row]
         per_claim = run_starts(claim[best[given]])
-        sizes = np.diff(np.append(per_claim, len(given)))
+        sizes = run_lengths(per_claim, len(given))
         combines = sizes > 1
         label = text(self.publisher_shown[source]) + " (" + text(self.source_ids[source]) + ")"
         piece = (
@@ -746,7 +747,7 @@ class _Trace:
         )
         summary = np.where(combines, "combines ", "traced to ") + joined_runs(piece, per_claim, " and ")
         # Spread to the rows of ``per``: its claims come in the same order.
-        claim_rows = np.diff(np.append(run_starts(per["claim"].to_numpy()), len(per)))
+        claim_rows = run_lengths(run_starts(per["claim"].to_numpy()), len(per))
         return text(np.repeat(summary.to_numpy(object), claim_rows)), np.repeat(combines, claim_rows)
 
 
