@@ -7,7 +7,7 @@
 | CDMO_REPORTS_DIR          | data/reports            | audit report and charts                   |
 | CDMO_PROJECTION_HORIZON   | (none)                  | last year to extrapolate projections to   |
 | CDMO_LOCK_TIMEOUT         | 30                      | seconds to wait for a busy warehouse      |
-| CDMO_CHUNK_CLAIMS         | 50000                   | claims per chunk (memory follows it)      |
+| CDMO_CHUNK_CLAIMS         | 25000                   | claims per chunk (memory follows it)      |
 | CDMO_EXECUTOR             | in_process              | Dagster executor of the refresh job       |
 | CDMO_PARQUET_DIR          | (none)                  | also export every table as Parquet there  |
 
@@ -21,9 +21,10 @@ from pathlib import Path
 
 from cdmo_pipeline.core.errors import CdmoError
 
-# Claims processed at a time: memory follows the chunk, not the corpus. 50,000 keeps a
-# million-claim refresh near 1.5 GB at little cost in time (measured in bench/NOTES.md).
-CHUNK_CLAIMS = 50_000
+# Claims processed at a time: memory follows the chunk, not the corpus. 25,000 keeps a
+# million-claim `make run` near 1.3 GB; 50,000 took 1.6 GB on an independent corpus, for
+# about 10 % less time (measured in bench/NOTES.md).
+CHUNK_CLAIMS = 25_000
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 # The checkout (an editable install) when there is one, else the working directory.

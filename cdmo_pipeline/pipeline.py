@@ -21,7 +21,7 @@ from cdmo_pipeline.config import CHUNK_CLAIMS
 from cdmo_pipeline.core import audit, reconcile, sources, tables
 from cdmo_pipeline.core.errors import AuditError, SourceValidationError
 from cdmo_pipeline.core.frames import STRING
-from cdmo_pipeline.core.memory import release_memory
+from cdmo_pipeline.core.memory import collecting_new_objects_only, release_memory
 from cdmo_pipeline.core.schemas import soft_failures
 from cdmo_pipeline.core.validate import Corpus, Rules, no_claims, validate_claims, validate_globals
 from cdmo_pipeline.warehouse import Receipt, Warehouse
@@ -71,6 +71,7 @@ def refresh(sources_dir: Path, warehouse: Warehouse, horizon: int | None = None,
     return run(sources_dir, warehouse, horizon, **options).receipt
 
 
+@collecting_new_objects_only()
 def run(
     sources_dir: Path,
     warehouse: Warehouse,
@@ -127,7 +128,7 @@ def run(
                 snap.append(name, df)
                 previews.setdefault(name, df.head(PREVIEW_ROWS))
             kept["claims"].append(_compact(built["claims"][tables.RECONCILE_CLAIM_COLUMNS], ids))
-            kept["stated"].append(_compact(reconcile.stated_values(built["figures"], built["claims"]), ids))
+            kept["stated"].append(_compact(reconcile.stated_values(built["figures"], built["claims"], n_kept), ids))
             verdicts = verdicts.add(built["cagr_checks"]["verdict"].astype(str).value_counts(), fill_value=0)
             kept["inconsistent"].append(
                 soft_failures("cagr_checks", built["cagr_checks"])["stated_cagr_matches_endpoints"]

@@ -65,9 +65,9 @@ _WRITER_CONFIG = {"memory_limit": "128MB"}
 # growing tables again and again, a third of a million-claim refresh.
 _STAGING_CONFIG = {**_WRITER_CONFIG, "checkpoint_threshold": "1GB"}
 # Staged rows handed to the writer thread and not yet written: about one chunk's tables (a
-# 50,000-claim chunk is ~105 MB of Arrow), so the next chunk is computed while DuckDB writes
+# 25,000-claim chunk is ~55 MB of Arrow), so the next chunk is computed while DuckDB writes
 # the last one, and at most one chunk is held beyond the one being built.
-MAX_PENDING_BYTES = 160 * 2**20
+MAX_PENDING_BYTES = 80 * 2**20
 
 
 @dataclass(frozen=True)

@@ -162,3 +162,14 @@ def test_membership_against_an_index_matches_membership_against_values(dtype: st
     assert isin(values, allowed).tolist() == expect
     assert isin(values, pd.Index(allowed, dtype="string[pyarrow]")).tolist() == expect
     assert isin(values, pd.Index([], dtype="string[pyarrow]")).tolist() == [False] * 5
+
+
+def test_claim_keys_are_kept_as_hashes_and_still_tell_claims_apart(tables: dict[str, pd.DataFrame]) -> None:
+    keys = audit.Keys.of(tables["sources"], tables["markets"], tables["claims"])
+    assert keys.claims.dtype == "uint64" and len(keys.claims) == len(tables["claims"])
+    known = tables["claims"]["claim_id"].iloc[0]
+    # Must not flag: a claim's own id, as text or as a category.
+    # Must flag: an id one letter off, an id of another claim's source, and a missing id.
+    ids = pd.Series([known, known + "x", known.upper(), "elsewhere/" + known, None], dtype="string[pyarrow]")
+    assert keys.has_claim(ids).tolist() == [True, False, False, False, False]
+    assert keys.has_claim(ids.astype("category")).tolist() == [True, False, False, False, False]

@@ -1,6 +1,7 @@
 """Memory is handed back after large steps only: a full collection walks every Python object,
 which a small refresh (the article) should not pay for."""
 
+import gc
 from pathlib import Path
 
 import pytest
@@ -29,3 +30,16 @@ def test_the_article_refresh_never_collects(collections: list[tuple], tmp_path: 
     receipt = pipeline.refresh(ROOT / "data" / "sources", Warehouse(tmp_path / "w.duckdb"))
     assert receipt.row_counts["claims"] < memory.RELEASE_MIN_ROWS
     assert collections == []
+
+
+def test_collections_during_a_refresh_leave_out_what_existed_before(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    frozen: list[int] = []
+    monkeypatch.setattr(memory.gc, "collect", lambda *args: frozen.append(gc.get_freeze_count()) or 0)
+    monkeypatch.setattr(memory, "RELEASE_MIN_ROWS", 0)  # collect after every step, however small
+    before = gc.get_freeze_count()
+    pipeline.refresh(ROOT / "data" / "sources", Warehouse(tmp_path / "w.duckdb"))
+    # Every collection ran with the process's older objects set aside, and they are back after.
+    assert frozen and min(frozen) > before + 10_000
+    assert gc.get_freeze_count() == before

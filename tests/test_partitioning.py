@@ -197,3 +197,28 @@ def _query(db: Path, sql: str) -> list[tuple]:
         return con.execute(sql).fetchall()
     finally:
         con.close()
+
+
+def _chunks(directory: Path) -> list[tuple[pd.DataFrame, pd.DataFrame]]:
+    return [(c.claims, c.figures) for c in sources_module.plan(directory).chunks(500)]
+
+
+def test_the_plan_keeps_repeated_text_coded_and_hands_out_chunks_as_written(tmp_path, monkeypatch) -> None:
+    synth.write(synth.generate(3_000, seed=3), tmp_path / "bulk", fmt="parquet")
+    plan = sources_module.plan(tmp_path / "bulk")
+    schema = plan.reader.bulk[0].table.schema
+    # Repeated text is coded in the narrowest integers holding its values; ids stay as read.
+    assert str(schema.field("currency").type) == "dictionary<values=string, indices=int8, ordered=0>"
+    assert str(schema.field("claim_id").type) == "string"
+    coded_bytes = sum(b.table.nbytes for b in plan.reader.bulk)
+    coded = _chunks(tmp_path / "bulk")
+
+    monkeypatch.setattr(sources_module, "_coded", lambda table: table)
+    plain_bytes = sum(b.table.nbytes for b in sources_module.plan(tmp_path / "bulk").reader.bulk)
+    plain = _chunks(tmp_path / "bulk")
+    assert coded_bytes < 0.6 * plain_bytes
+    # The same chunks, every column of the same type and value, as if never coded.
+    assert len(coded) == len(plain) > 1
+    for (claims, figures), (claims_plain, figures_plain) in zip(coded, plain, strict=True):
+        pd.testing.assert_frame_equal(claims, claims_plain)
+        pd.testing.assert_frame_equal(figures, figures_plain)

@@ -10,10 +10,11 @@ across sources at the end; the reports merge.
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
+import numpy as np
 import pandas as pd
 
 from cdmo_pipeline.core.errors import AuditError
-from cdmo_pipeline.core.frames import STRING, isin, text
+from cdmo_pipeline.core.frames import isin, text
 from cdmo_pipeline.core.schemas import schema_failures
 from cdmo_pipeline.core.validate import find_cycles
 
@@ -119,7 +120,10 @@ class Keys:
 
     sources: pd.Index
     markets: pd.Index
-    claims: pd.Index = field(default_factory=lambda: pd.Index([], dtype=STRING))
+    # Claim ids by their 64-bit hashes: a million ids as text would be a million Python
+    # strings in the index's hash table (~160 MB for the rest of the refresh), as hashes
+    # 8 bytes each. Two ids sharing a hash among a million: about one chance in 10^7.
+    claims: pd.Index = field(default_factory=lambda: pd.Index([], dtype=np.uint64))
 
     @classmethod
     def of(cls, sources: pd.DataFrame, markets: pd.DataFrame, claims: pd.DataFrame | None = None) -> "Keys":
@@ -128,11 +132,28 @@ class Keys:
 
     def with_claims(self, claims: pd.DataFrame) -> "Keys":
         """The same keys, with every claim's id (once all chunks are built)."""
-        return replace(self, claims=_key(claims["claim_id"]))
+        return replace(self, claims=pd.Index(_hashes(claims["claim_id"].dropna())).unique())
+
+    def has_claim(self, ids: pd.Series) -> np.ndarray:
+        """Whether each id is a claim's (missing: no)."""
+        return (self.claims.get_indexer(_hashes(ids)) >= 0) & ids.notna().to_numpy(bool)
 
 
 def _key(column: pd.Series) -> pd.Index:
     return pd.Index(text(column.dropna()).unique())
+
+
+HASH_ROWS = 100_000  # ids hashed at a time: their Python strings live for one slice only
+
+
+def _hashes(ids: pd.Series) -> np.ndarray:
+    """Each id's 64-bit hash (of its text)."""
+    values = text(ids)
+    parts = [
+        pd.util.hash_array(values.iloc[lo : lo + HASH_ROWS].to_numpy(dtype=object, na_value=""), categorize=False)
+        for lo in range(0, len(values), HASH_ROWS)
+    ]
+    return np.concatenate(parts) if parts else np.zeros(0, np.uint64)
 
 
 def global_invariants(
@@ -177,12 +198,12 @@ def resolution_invariants(keys: Keys, tables: Mapping[str, pd.DataFrame]) -> dic
     for table in ("cross_source", "claim_origins"):
         if table in tables:
             df = tables[table]
-            need(f"{table}.claim_id resolves to claims", df.loc[~isin(df["claim_id"], keys.claims)])
+            need(f"{table}.claim_id resolves to claims", df.loc[~keys.has_claim(df["claim_id"])])
     if "claim_origins" in tables:
         origins = tables["claim_origins"]
         need(
             "claim_origins.matched_claim_id resolves to claims",
-            origins.loc[~isin(origins["matched_claim_id"], keys.claims)],
+            origins.loc[~keys.has_claim(origins["matched_claim_id"])],
         )
     for table in WITH_SOURCE:
         if table in tables:

@@ -3,6 +3,7 @@
 import contextlib
 import ctypes
 import gc
+from collections.abc import Iterator
 
 # Worth it only after a step that let go of many rows; a small refresh skips it.
 RELEASE_MIN_ROWS = 20_000
@@ -20,3 +21,17 @@ def release_memory(rows: int) -> None:
     gc.collect()
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
+@contextlib.contextmanager
+def collecting_new_objects_only() -> Iterator[None]:
+    """Within (or decorating a function): full collections walk only the objects made since
+    entering. Those alive before, a Dagster process's ~200,000 objects of code and
+    definitions, are set aside (``gc.freeze``): a collection then costs a chunk's objects,
+    not the process's (0.13 s each in a Dagster process, once per chunk). They are handed
+    back to the collector on the way out."""
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()

@@ -135,9 +135,11 @@ def _source_meta(sources: pd.DataFrame) -> pd.DataFrame:
 STATED_COLUMNS = ["source_id", "claim_id", "source_market_id", "currency", "year", "value", "low", "high"]
 
 
-def stated_values(figures: pd.DataFrame, claims: pd.DataFrame) -> pd.DataFrame:
+def stated_values(figures: pd.DataFrame, claims: pd.DataFrame, offset: int = 0) -> pd.DataFrame:
     """The stated values of some claims with their market and currency: what ``cross_source``
-    compares. Compact (categorical ids), so a refresh can keep them chunk after chunk."""
+    compares. Compact, so a refresh can keep them chunk after chunk: each value's claim is its
+    row in the claims table (``claims`` in their order, the first numbered ``offset``), and
+    ``cross_source`` reads its id there."""
     keep = figures["role"].isin(VALUE_ROLES).to_numpy(bool) & figures["year"].notna().to_numpy(bool)
     values = figures.loc[keep, ["source_id", "claim_id", "year", "value", "low", "high"]]
     # Each value's claim, by Arrow's hash of this chunk's claim ids (null: no such claim).
@@ -152,10 +154,10 @@ def stated_values(figures: pd.DataFrame, claims: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "source_id": taken(arrow(values["source_id"])),
-            "claim_id": taken(arrow(values["claim_id"])),
+            "claim_no": (at.to_numpy(zero_copy_only=False)[keep] + offset).astype(np.int32),
             "source_market_id": taken(market),
             "currency": taken(arrow(claims["currency"]).take(at)),
-            "year": values["year"].astype("int64").to_numpy()[keep],
+            "year": values["year"].astype("int64").to_numpy()[keep].astype(np.int16),
             "value": values["value"].to_numpy(float)[keep],
             "low": values["low"].to_numpy(float)[keep],
             "high": values["high"].to_numpy(float)[keep],
@@ -230,7 +232,7 @@ def cross_source(
     groups = pd.Categorical(group_of)
     market_code = groups.codes[source_market.codes]
     currency = pd.Categorical(text(rows["currency"]))
-    year = rows["year"].to_numpy()
+    year = rows["year"].to_numpy(np.int64)
     value = rows["value"].to_numpy()
     superseded = meta["superseded"].to_numpy(bool)[at][source_code]
     # The range is that of sources defining the market as the group does, latest editions
@@ -270,7 +272,7 @@ def cross_source(
         """A per-source text column, spread to the rows by code (in Arrow)."""
         return spread(arrow(meta[column]), meta_at)
 
-    claim_ids = rows["claim_id"]
+    claim_ids = arrow(text(tables["claims"]["claim_id"]))
     out = pd.DataFrame(
         {
             "market_id": decoded(market_code[order], groups.categories),
@@ -278,7 +280,7 @@ def cross_source(
             "year": year[order],
             "basis": pd.Series(pd.array([STATED] * len(order), dtype=STRING)),
             "source_id": decoded(src, source.categories),
-            "claim_id": pd.Series(pd.array(arrow(claim_ids).take(pa.array(order)), dtype=STRING)),
+            "claim_id": spread(claim_ids, rows["claim_no"].to_numpy()[order]),
             "source_market_id": decoded(source_market.codes[order], source_market.categories),
             "publisher": per_source("publisher"),
             "kind": per_source("kind"),

@@ -182,7 +182,14 @@ def _focused(con: duckdb.DuckDBPyConnection, names: list[str]) -> dict[str, pd.D
         "implied_figures": f"SELECT * FROM implied_figures {by_claim}",
         "projections": "SELECT p.* FROM projections AS p JOIN focus_chart_claims USING (claim_id)",
         "segment_shares": "SELECT * FROM segment_shares WHERE segment_claim_id IN (SELECT claim_id FROM focus_claims)",
-        "cross_source": "SELECT * FROM cross_source WHERE market_id IN (SELECT market_id FROM focus_markets)",
+        # The report reads a focus market's aggregates (the same on every row of a year and
+        # basis: one row each) and the rows of the claims it shows, not every source's row.
+        "cross_source": """
+            WITH focus AS (SELECT * FROM cross_source WHERE market_id IN (SELECT market_id FROM focus_markets))
+            SELECT * FROM focus WHERE claim_id IN (SELECT claim_id FROM focus_claims)
+            UNION
+            SELECT * FROM focus
+            QUALIFY row_number() OVER (PARTITION BY market_id, year, basis ORDER BY value, source_id, claim_id) = 1""",
         "claim_origins": f"SELECT * FROM claim_origins {by_claim}",
     }
     out = {n: con.execute(queries[n]).df() for n in names}
