@@ -368,3 +368,41 @@ def test_a_few_very_large_sources_are_reported_in_focus(
     assert drawn.max() == 1 and len(drawn) > 1
     paths = write_report(loaded, tmp_path / "out")
     assert len(paths["markdown"].read_text()) < len(render_markdown(tables))  # no per-report sections
+    # cross_source in focus: one row per market, currency, year and basis (the aggregates
+    # repeat on every row), with the same aggregates as the whole table.
+    keys = ["market_id", "currency", "year", "basis"]
+    stats = [*keys, "n_sources", "min", "median", "max"]
+    focused = loaded["cross_source"]
+    whole = tables["cross_source"].loc[tables["cross_source"]["market_id"].isin(focused["market_id"])]
+    assert 0 < len(focused) < len(whole)
+
+    def aggregates(frame: pd.DataFrame) -> pd.DataFrame:
+        out = frame.drop_duplicates(keys)[stats].astype({"market_id": str, "currency": str, "basis": str})
+        return out.sort_values(keys).reset_index(drop=True)
+
+    pd.testing.assert_frame_equal(aggregates(focused), aggregates(whole), check_dtype=False)
+
+
+def test_a_market_quoted_in_two_currencies_has_a_row_per_currency(base_tables: dict[str, pd.DataFrame]) -> None:
+    # Sources are compared within a currency: each currency's aggregates, labelled.
+    cross = pd.DataFrame(
+        {
+            "market_id": ["global-cdmo"] * 3,
+            "currency": ["USD", "USD", "EUR"],
+            "year": [2030, 2030, 2030],
+            "basis": ["stated"] * 3,
+            "claim_id": ["a/x", "b/x", "c/x"],
+            "value": [300.0, 390.0, 280.0],
+            "n_sources": [3, 3, 2],
+            "min": [300.0, 300.0, 250.0],
+            "median": [333.33, 333.33, 280.0],
+            "max": [390.0, 390.0, 300.0],
+            "spread_pct": [27.0, 27.0, 17.86],
+        }
+    )
+    markets = section(render_markdown({**base_tables, "cross_source": cross}), "## Markets", "## ")
+    assert "| Year | Basis | Currency | Sources | Median (bn) | Range (bn) | Spread |" in markets
+    assert "| 2030 | stated values | EUR | 2 | 280 | 250–300 | 17.86 % |" in markets
+    assert "| 2030 | stated values | USD | 3 | 333.33 | 300–390 | 27.00 % |" in markets
+    one = section(render_markdown({**base_tables, "cross_source": cross.iloc[2:]}), "## Markets", "## ")
+    assert "| Year | Basis | Sources | Median (EUR bn) | Range (EUR bn) | Spread |" in one

@@ -182,14 +182,16 @@ def _focused(con: duckdb.DuckDBPyConnection, names: list[str]) -> dict[str, pd.D
         "implied_figures": f"SELECT * FROM implied_figures {by_claim}",
         "projections": "SELECT p.* FROM projections AS p JOIN focus_chart_claims USING (claim_id)",
         "segment_shares": "SELECT * FROM segment_shares WHERE segment_claim_id IN (SELECT claim_id FROM focus_claims)",
-        # The report reads a focus market's aggregates (the same on every row of a year and
-        # basis: one row each) and the rows of the claims it shows, not every source's row.
+        # The report reads a focus market's aggregates (the same on every row of a currency,
+        # year and basis: one row each) and the rows of the claims it shows, not every
+        # source's row.
         "cross_source": """
             WITH focus AS (SELECT * FROM cross_source WHERE market_id IN (SELECT market_id FROM focus_markets))
             SELECT * FROM focus WHERE claim_id IN (SELECT claim_id FROM focus_claims)
             UNION
             SELECT * FROM focus
-            QUALIFY row_number() OVER (PARTITION BY market_id, year, basis ORDER BY value, source_id, claim_id) = 1""",
+            QUALIFY row_number() OVER (
+                PARTITION BY market_id, currency, year, basis ORDER BY value, source_id, claim_id) = 1""",
         "claim_origins": f"SELECT * FROM claim_origins {by_claim}",
     }
     out = {n: con.execute(queries[n]).df() for n in names}
@@ -957,7 +959,10 @@ class _Report:
             items.append(line(*parts))
         if not items:
             return
-        doc.add(Paragraph(line(strong("Against the other sources"), " (stated values, USD bn):")))
+        currency = next(
+            (r["currency"] for r in self.cross_by_claim.get(cid, []) if isinstance(r.get("currency"), str)), "USD"
+        )
+        doc.add(Paragraph(line(strong("Against the other sources"), f" (stated values, {currency} bn):")))
         doc.add(Bullets(tuple(items)))
 
     # Markets, cross-source, origins --------------------------------------------------------
@@ -1002,21 +1007,30 @@ class _Report:
                 self.cross_table(doc, self.cross.loc[self.cross["market_id"] == mid])
 
     def cross_table(self, doc: Document, rows: pd.DataFrame) -> None:
-        """One row per year (and basis): the aggregates repeat on every source's row."""
+        """One row per year (basis and currency): the aggregates repeat on every source's row.
+        Sources are compared within a currency, so a market quoted in several currencies has
+        a row per currency and year."""
         if rows.empty:
             return
-        keys = ["year", "basis"] if "basis" in rows else ["year"]
-        agg = rows.drop_duplicates(keys).sort_values(keys, ascending=[True, False][: len(keys)])
+        currencies = rows["currency"].dropna().unique() if "currency" in rows else []
+        unit = f"{currencies[0]} bn" if len(currencies) == 1 else "bn" if len(currencies) else "USD bn"
+        order = [("year", True), ("basis", False), ("currency", True)]
+        keys = [(k, up) for k, up in order if k in rows and (k != "currency" or len(currencies) > 1)]
+        agg = rows.drop_duplicates([k for k, _ in keys]).sort_values(
+            [k for k, _ in keys], ascending=[up for _, up in keys]
+        )
         cols: list[tuple[str, str, pd.Series]] = [("Year", "r", agg["year"].astype("string"))]
         if "basis" in agg:
             cols.append(("Basis", "l", agg["basis"].map({"stated": "stated values", "projected": "projected paths"})))
+        if len(currencies) > 1:
+            cols.append(("Currency", "l", agg["currency"].astype("string")))
         if "n_sources" in agg:
             cols.append(("Sources", "r", agg["n_sources"].astype("string")))
         if "median" in agg:
-            cols.append(("Median (USD bn)", "r", agg["median"].map(_num_or_blank)))
+            cols.append((f"Median ({unit})", "r", agg["median"].map(_num_or_blank)))
         if {"min", "max"} <= set(agg.columns):
             lo, hi = agg["min"].tolist(), agg["max"].tolist()
-            cols.append(("Range (USD bn)", "r", pd.Series([_num_range(a, b) for a, b in zip(lo, hi, strict=True)])))
+            cols.append((f"Range ({unit})", "r", pd.Series([_num_range(a, b) for a, b in zip(lo, hi, strict=True)])))
         if "spread_pct" in agg:
             cols.append(("Spread", "r", agg["spread_pct"].map(lambda x: f"{_pct(x)} %" if _present(x) else "")))
         values = zip(*(c[2].fillna("").astype(str).tolist() for c in cols), strict=True)
