@@ -21,9 +21,9 @@ from pathlib import Path
 
 from cdmo_pipeline.core.errors import CdmoError
 
-# Claims processed at a time: memory follows the chunk, not the corpus. 25,000 keeps a
-# million-claim `make run` near 1.3 GB; 50,000 took 1.6 GB on an independent corpus, for
-# about 10 % less time (measured in bench/NOTES.md).
+# Claims processed at a time: memory follows the chunk, not the corpus. Halving it from
+# 50,000 took about 200 MB off a million-claim `make run`'s peak, for about 3 % more time
+# (measured in bench/NOTES.md).
 CHUNK_CLAIMS = 25_000
 
 PACKAGE_DIR = Path(__file__).resolve().parent

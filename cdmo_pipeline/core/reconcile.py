@@ -132,9 +132,6 @@ def _source_meta(sources: pd.DataFrame) -> pd.DataFrame:
     return meta
 
 
-STATED_COLUMNS = ["source_id", "claim_id", "source_market_id", "currency", "year", "value", "low", "high"]
-
-
 def stated_values(figures: pd.DataFrame, claims: pd.DataFrame, offset: int = 0) -> pd.DataFrame:
     """The stated values of some claims with their market and currency: what ``cross_source``
     compares. Compact, so a refresh can keep them chunk after chunk: each value's claim is its
