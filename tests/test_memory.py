@@ -43,3 +43,24 @@ def test_collections_during_a_refresh_leave_out_what_existed_before(
     # Every collection ran with the process's older objects set aside, and they are back after.
     assert frozen and min(frozen) > before + 10_000
     assert gc.get_freeze_count() == before
+
+
+def test_nested_uses_hand_objects_back_when_the_outermost_ends() -> None:
+    before = gc.get_freeze_count()
+    with memory.collecting_new_objects_only():
+        outer = gc.get_freeze_count()
+        with memory.collecting_new_objects_only():
+            pass
+        assert gc.get_freeze_count() >= outer > before  # the inner use did not unfreeze
+    assert gc.get_freeze_count() == before
+
+
+def test_a_host_programs_own_freeze_is_left_alone() -> None:
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        with memory.collecting_new_objects_only():
+            pass
+        assert gc.get_freeze_count() >= frozen > 0
+    finally:
+        gc.unfreeze()

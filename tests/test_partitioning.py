@@ -6,6 +6,7 @@ from pathlib import Path
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from cdmo_pipeline import pipeline, synth
@@ -222,3 +223,13 @@ def test_the_plan_keeps_repeated_text_coded_and_hands_out_chunks_as_written(tmp_
     for (claims, figures), (claims_plain, figures_plain) in zip(coded, plain, strict=True):
         pd.testing.assert_frame_equal(claims, claims_plain)
         pd.testing.assert_frame_equal(figures, figures_plain)
+
+
+def test_a_column_in_several_arrow_chunks_is_coded_chunk_by_chunk() -> None:
+    # A large file's column comes in chunks (and may hold more text than one array can).
+    parts = [pa.array(["2024", "2030", "2024"]), pa.array(["2030", "2031", ""]), pa.array(["2024"] * 3)]
+    table = pa.table({"end_year": pa.chunked_array(parts), "claim_id": pa.array([f"c{i}" for i in range(9)])})
+    coded = sources_module._coded(table)
+    assert str(coded.schema.field("end_year").type) == "dictionary<values=string, indices=int8, ordered=0>"
+    assert coded.column("end_year").num_chunks == 3
+    assert sources_module._plain(coded).equals(table)

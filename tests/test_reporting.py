@@ -406,3 +406,11 @@ def test_a_market_quoted_in_two_currencies_has_a_row_per_currency(base_tables: d
     assert "| 2030 | stated values | USD | 3 | 333.33 | 300–390 | 27.00 % |" in markets
     one = section(render_markdown({**base_tables, "cross_source": cross.iloc[2:]}), "## Markets", "## ")
     assert "| Year | Basis | Sources | Median (EUR bn) | Range (EUR bn) | Spread |" in one
+    # The chart's caption: the market's one currency, or each claim's own.
+    links = {"global-cdmo": "chart.png"}
+    assert "Global CDMO market: projections by source (USD bn)" in render_markdown(base_tables, links)
+    proj = base_tables["projections"].copy()
+    first = proj["claim_id"] == proj.loc[proj["market_id"] == "global-cdmo", "claim_id"].iloc[0]
+    proj["currency"] = proj["currency"].astype(str).where(~first, "EUR")
+    mixed = render_markdown({**base_tables, "projections": proj}, links)
+    assert "Global CDMO market: projections by source (bn, each claim's currency)" in mixed

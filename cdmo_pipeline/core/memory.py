@@ -3,6 +3,7 @@
 import contextlib
 import ctypes
 import gc
+import threading
 from collections.abc import Iterator
 
 # Worth it only after a step that let go of many rows; a small refresh skips it.
@@ -23,15 +24,27 @@ def release_memory(rows: int) -> None:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
+_frozen = {"depth": 0, "host": False}
+_frozen_lock = threading.Lock()
+
+
 @contextlib.contextmanager
 def collecting_new_objects_only() -> Iterator[None]:
     """Within (or decorating a function): full collections walk only the objects made since
     entering. Those alive before, a Dagster process's ~200,000 objects of code and
     definitions, are set aside (``gc.freeze``): a collection then costs a chunk's objects,
     not the process's (0.13 s each in a Dagster process, once per chunk). They are handed
-    back to the collector on the way out."""
-    gc.freeze()
+    back to the collector when the outermost of nested or concurrent uses ends, and not at
+    all if the host program had frozen objects itself (before forking, say)."""
+    with _frozen_lock:
+        if _frozen["depth"] == 0:
+            _frozen["host"] = gc.get_freeze_count() > 0
+        _frozen["depth"] += 1
+        gc.freeze()
     try:
         yield
     finally:
-        gc.unfreeze()
+        with _frozen_lock:
+            _frozen["depth"] -= 1
+            if _frozen["depth"] == 0 and not _frozen["host"]:
+                gc.unfreeze()

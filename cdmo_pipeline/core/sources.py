@@ -921,14 +921,15 @@ def _coded(table: pa.Table) -> pa.Table:
     for i, field in enumerate(table.schema):
         if field.name in _NEVER_CODED or field.type != pa.string():
             continue
-        coded = pc.dictionary_encode(table.column(i).combine_chunks())
-        values = len(coded.dictionary)
+        # Chunk by chunk (a column may hold more text than one Arrow array can): each
+        # chunk's dictionary holds every value of the chunks before it.
+        coded = pc.dictionary_encode(table.column(i)).chunks
+        values = max((len(c.dictionary) for c in coded), default=0)
         if 2 * values > n:
             continue  # mostly distinct: plain text is no larger
         width = pa.int8() if values <= 2**7 else pa.int16() if values <= 2**15 else pa.int32()
-        table = table.set_column(
-            i, field.name, pa.DictionaryArray.from_arrays(coded.indices.cast(width), coded.dictionary)
-        )
+        narrow = [pa.DictionaryArray.from_arrays(c.indices.cast(width), c.dictionary) for c in coded]
+        table = table.set_column(i, field.name, pa.chunked_array(narrow, type=pa.dictionary(width, pa.string())))
     return table
 
 

@@ -137,7 +137,7 @@ CROSS_SOURCE_SUMMARY = View(
     GROUP BY market_id, currency, year, basis
     ORDER BY market_id, basis, year
     """,
-    "One row per comparable market, year and basis: the sources' range and spread",
+    "One row per comparable market, currency, year and basis: the sources' range and spread",
 )
 
 # In dependency order: a view is created after those it reads.

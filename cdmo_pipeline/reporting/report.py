@@ -5,9 +5,10 @@ Pure functions of the published tables (DESIGN §8): no Dagster, no I/O except
 The report is built once as a small document model (``_document``) and rendered to Markdown
 (plain headings and tables, so the Dagster UI shows it) and to a standalone HTML page.
 
-Two tables published later by the cross-source work are optional: ``cross_source`` (one row
-per market and year across sources) and ``claim_origins`` (where the article's figures may
-come from). Each gets its section when given and is skipped when absent.
+Two tables published later by the cross-source work are optional: ``cross_source`` (each
+source's figure per market, currency and year, beside the group's range) and
+``claim_origins`` (where the article's figures may come from). Each gets its section when
+given and is skipped when absent.
 """
 
 import os
@@ -1002,9 +1003,17 @@ class _Report:
                 )
             doc.add(Paragraph(line("; ".join(facts) + ".")))
             if mid in self.charted:
-                doc.add(Chart(mid, f"{m['label']}: projections by source (USD bn)"))
+                doc.add(Chart(mid, f"{m['label']}: projections by source ({self.chart_unit(mid)})"))
             if self.cross is not None:
                 self.cross_table(doc, self.cross.loc[self.cross["market_id"] == mid])
+
+    def chart_unit(self, market_id: str) -> str:
+        """The unit of a market's chart: its claims' one currency, or each claim's own."""
+        proj = self.t["projections"]
+        if "currency" not in proj:
+            return "USD bn"
+        found = proj.loc[(proj["market_id"] == market_id).to_numpy(bool), "currency"].dropna().unique()
+        return f"{found[0]} bn" if len(found) == 1 else "bn, each claim's currency" if len(found) else "USD bn"
 
     def cross_table(self, doc: Document, rows: pd.DataFrame) -> None:
         """One row per year (basis and currency): the aggregates repeat on every source's row.
