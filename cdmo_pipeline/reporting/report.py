@@ -510,6 +510,12 @@ def _unchecked_sentence(claim: Mapping[str, object]) -> tuple[Inline, Tone]:
 # --- The report -------------------------------------------------------------------------
 
 
+def _unit(currencies: Sequence[str], several: str) -> str:
+    """Billions of the one currency found; ``several`` when there are more; USD when none is
+    recorded (tables published before currencies were)."""
+    return f"{currencies[0]} bn" if len(currencies) == 1 else several if len(currencies) else "USD bn"
+
+
 class _Report:
     """Lookups over the tables, built once, and the sections written from them."""
 
@@ -1013,7 +1019,7 @@ class _Report:
         if "currency" not in proj:
             return "USD bn"
         found = proj.loc[(proj["market_id"] == market_id).to_numpy(bool), "currency"].dropna().unique()
-        return f"{found[0]} bn" if len(found) == 1 else "bn, each claim's currency" if len(found) else "USD bn"
+        return _unit(found, several="bn, each claim's currency")
 
     def cross_table(self, doc: Document, rows: pd.DataFrame) -> None:
         """One row per year (basis and currency): the aggregates repeat on every source's row.
@@ -1022,7 +1028,7 @@ class _Report:
         if rows.empty:
             return
         currencies = rows["currency"].dropna().unique() if "currency" in rows else []
-        unit = f"{currencies[0]} bn" if len(currencies) == 1 else "bn" if len(currencies) else "USD bn"
+        unit = _unit(currencies, several="bn")
         order = [("year", True), ("basis", False), ("currency", True)]
         keys = [(k, up) for k, up in order if k in rows and (k != "currency" or len(currencies) > 1)]
         agg = rows.drop_duplicates([k for k, _ in keys]).sort_values(
