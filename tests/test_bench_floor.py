@@ -86,3 +86,21 @@ def test_the_bench_shapes_hold_the_same_claims(tmp_path: Path) -> None:
     assert len(many.sources) == 50
     assert set(many.sources["n_claims"]) == {4}
     assert sorted(many.cagr_checks["verdict"].astype(str)) == sorted(original["verdict"].astype(str))
+
+
+def test_the_shape_floor_is_the_refresh_jobs_own_graph() -> None:
+    """The Dagster-shape floor (``bench.child.shape_definitions``) plans exactly the assets and
+    checks of the real ``refresh`` job, so its time is that graph's bookkeeping, and it runs."""
+    import dagster as dg
+
+    from bench.child import shape_definitions
+    from cdmo_pipeline.definitions import defs
+
+    real, shape = defs.resolve_job_def("refresh"), shape_definitions().resolve_job_def("refresh")
+    assert shape.asset_layer.executable_asset_keys == real.asset_layer.executable_asset_keys
+    assert set(shape.asset_layer.asset_graph.asset_check_keys) == set(real.asset_layer.asset_graph.asset_check_keys)
+    assert len(real.asset_layer.executable_asset_keys) == 13
+    result = shape.execute_in_process(instance=dg.DagsterInstance.ephemeral())
+    assert result.success
+    assert len(result.get_asset_materialization_events()) == 13
+    assert len(result.get_asset_check_evaluations()) == len(real.asset_layer.asset_graph.asset_check_keys) == 14

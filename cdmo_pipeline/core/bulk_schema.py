@@ -16,8 +16,9 @@ import pyarrow.compute as pc
 from pandera.errors import SchemaErrors
 
 from cdmo_pipeline.core.errors import SourceIssue
-from cdmo_pipeline.core.frames import STRING, arrow
+from cdmo_pipeline.core.frames import arrow
 from cdmo_pipeline.core.numbers import NUMBER_RE, QUALIFIERS, parse_numbers
+from cdmo_pipeline.core.schemas import Text
 from cdmo_pipeline.core.source_format import BULK_COLUMNS, CURRENCY_RE, SCALES, SLUG_RE, SOURCE_KINDS
 
 # A number as written: numbers.py's grammar (its message says what is wrong with a cell).
@@ -86,7 +87,7 @@ OPTIONAL_COLUMNS: dict[str, tuple[pa.Check, str] | None] = {
 SCHEMA = pa.DataFrameSchema(
     {
         name: pa.Column(
-            STRING,
+            Text(),
             checks=[spec[0]] if spec else [],
             nullable=True,
             required=name in BULK_COLUMNS,
