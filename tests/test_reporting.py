@@ -414,3 +414,35 @@ def test_a_market_quoted_in_two_currencies_has_a_row_per_currency(base_tables: d
     proj["currency"] = proj["currency"].astype(str).where(~first, "EUR")
     mixed = render_markdown({**base_tables, "projections": proj}, links)
     assert "Global CDMO market: projections by source (bn, each claim's currency)" in mixed
+
+
+def test_labels_the_font_cannot_draw_fall_back_to_ids(tables: dict[str, pd.DataFrame]) -> None:
+    """A publisher or market label in a script the chart's font lacks would be drawn as empty
+    boxes, with a warning per character on the user's terminal; the id stands in for it."""
+    import io
+    import warnings
+
+    from matplotlib.figure import Figure
+
+    from cdmo_pipeline.reporting.charts import drawable
+
+    # must not fall back: Latin letters with accents, dashes, the ellipsis of a cut label
+    for text in ("Précédence – Ltd (2024)", "Ölçüm Araştırma… (2023)", "BCC Research (2025)"):
+        assert drawable(text, "the-id") == text
+    # must fall back: a Japanese publisher
+    assert drawable("株式会社矢野経済研究所 (2024)", "yano-2024") == "yano-2024"
+
+    with warnings.catch_warnings(record=True) as control:
+        warnings.simplefilter("always")
+        fig = Figure()
+        fig.text(0, 0, "矢野経済研究所")
+        fig.savefig(io.BytesIO(), format="png")
+    if not any("Glyph" in str(w.message) for w in control):
+        pytest.skip("this machine's chart font draws Japanese")
+    t = {**tables, "sources": tables["sources"].assign(publisher="株式会社矢野経済研究所")}
+    t["markets"] = tables["markets"].assign(label="グローバルCDMO市場")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        png = projection_chart(t, "global-cdmo")
+    assert png.startswith(PNG_MAGIC)
+    assert [str(w.message) for w in caught if "Glyph" in str(w.message)] == []

@@ -6,6 +6,7 @@ notebook that uses another backend. PNGs are written without the "Software" text
 only thing that could vary between runs: the same tables give the same bytes.
 """
 
+import functools
 import hashlib
 import io
 from pathlib import Path
@@ -17,6 +18,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.collections import LineCollection, PolyCollection
 from matplotlib.colors import to_hex
 from matplotlib.figure import Figure
+from matplotlib.font_manager import FontProperties, findfont, get_font
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
@@ -33,7 +35,6 @@ from cdmo_pipeline.reporting.report import (
 VALUE_ROLES = ("start", "point", "end")
 PRIMARY_COLOUR = "#111111"  # the audited article, in black, above the reports
 DPI = 110
-_RC = {"font.family": "DejaVu Sans", "font.size": 8}
 
 
 # Bounds that keep charts readable (and a million-claim refresh's reports step short).
@@ -50,6 +51,24 @@ def _palette(n: int) -> list[str]:
     return [base[i % len(base)] for i in range(n)]
 
 
+@functools.cache
+def _glyphs() -> object:
+    return get_font(findfont(FontProperties()))  # the font text is drawn in (rcParams' family)
+
+
+def drawable(text: str, fallback: str) -> str:
+    """``text`` when the chart's font has a glyph for each of its characters, else ``fallback``
+    (an id: lowercase ASCII). A publisher written in a script the font lacks would be drawn
+    as empty boxes, with a warning per character; its id says which source it is."""
+    font = _glyphs()
+    return text if all(font.get_char_index(ord(c)) for c in text if not c.isspace()) else fallback
+
+
+def _drawable_labels(labels: pd.Series) -> pd.Series:
+    """Source labels (by source id) the font can draw; the id stands in for the others."""
+    return pd.Series([drawable(str(v), str(k)) for k, v in labels.items()], index=labels.index, dtype=object)
+
+
 def chart_file_name(market_id: str) -> str:
     return f"projections_{market_id}.png"
 
@@ -64,7 +83,7 @@ def projection_chart(tables: TablesLike, market_id: str) -> bytes:
     if proj.empty:
         raise ValueError(f"no projections for market {market_id!r}")
     markets = t["markets"].set_index("market_id")
-    label = str(markets["label"].get(market_id, market_id))
+    label = drawable(str(markets["label"].get(market_id, market_id)), market_id)
     sources = t["sources"]
     sources = ordered_sources(sources.loc[sources["source_id"].isin(proj["source_id"].unique())])
     n_sources = len(sources)
@@ -73,7 +92,7 @@ def projection_chart(tables: TablesLike, market_id: str) -> bytes:
         # order, up to the cap; the title says how many are left out.
         sources = sources.head(MAX_SOURCES_PER_CHART)
         proj = proj.loc[proj["source_id"].isin(sources["source_id"])]
-    names = source_label(sources)
+    names = _drawable_labels(source_label(sources))
     primary = is_primary(sources).to_numpy()
     colours = dict(
         zip(
@@ -247,7 +266,7 @@ def _not_drawn(t: dict[str, pd.DataFrame], market_id: str, drawn: set[str]) -> s
     if f.empty:
         return ""
     year = f["year"].astype("string").fillna("?")
-    names = source_labels(t)
+    names = _drawable_labels(source_labels(t).loc[lambda s: s.index.isin(f["source_id"])])
     text = sorted(
         (
             f["source_id"].map(names) + ", " + year + ": " + f["literal"].astype(str) + " " + f["unit"].astype(str)

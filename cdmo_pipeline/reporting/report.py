@@ -14,6 +14,7 @@ given and is skipped when absent.
 import os
 import re
 import tempfile
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -534,15 +535,20 @@ class _Report:
         claims = self.claims.sort_values(["source_id", "line", "claim_id"], na_position="last", kind="stable")
         self.claims_by_source = _records_by(claims, "source_id")
         shares = tables["segment_shares"].sort_values(["segment_claim_id", "year"])
-        self.shares = dict(tuple(shares.groupby("segment_claim_id", sort=False)))
+        self.shares = _records_by(shares, "segment_claim_id")
         proj = tables["projections"]
-        self.proj_span = proj.groupby("claim_id").agg(
-            first=("year", "min"),
-            last=("year", "max"),
-            bases=("basis", lambda s: tuple(sorted(set(s)))),
-            extrapolated=("is_extrapolated", "any"),
+        span = proj.groupby("claim_id").agg(
+            first=("year", "min"), last=("year", "max"), extrapolated=("is_extrapolated", "any")
         )
+        bases = proj[["claim_id", "basis"]].drop_duplicates().sort_values(["claim_id", "basis"])
+        span["bases"] = bases.groupby("claim_id")["basis"].agg(tuple)
+        self.proj_span = {r["claim_id"]: r for r in span.reset_index().to_dict("records")}
         self.charted = set(proj["market_id"].dropna())
+        # Each market's currencies, found once (a report may cover thousands of markets).
+        self.market_currencies: dict[str, list[str]] | None = None
+        if "currency" in proj:
+            pairs = proj[["market_id", "currency"]].dropna().drop_duplicates()
+            self.market_currencies = pairs.groupby("market_id", sort=False)["currency"].agg(list).to_dict()
         origins = tables.get("claim_origins")
         self.origins: dict[str, list[Record]] = {}
         if origins is not None and not origins.empty and "claim_id" in origins:
@@ -869,9 +875,9 @@ class _Report:
             doc.add(Bullets(tuple(items)))
 
     def projection_line(self, doc: Document, cid: str, claim: Mapping[str, object]) -> None:
-        if cid not in self.proj_span.index:
+        p = self.proj_span.get(cid)
+        if p is None:
             return
-        p = self.proj_span.loc[cid]
         bases = " and on ".join(BASIS_WORDS.get(b, b) for b in p["bases"])
         text = f"Projected year by year over {p['first']}–{p['last']} on {bases}"
         text += " (extrapolated beyond the claim's own years)" if p["extrapolated"] else ""
@@ -880,18 +886,18 @@ class _Report:
 
     def share_section(self, doc: Document, cid: str, claim: Mapping[str, object]) -> None:
         g = self.shares.get(cid)
-        if g is None or g.empty:
+        if not g:
             return
-        first, last = g.iloc[0], g.iloc[-1]
+        first, last = g[0], g[-1]
         parent = self.market_label(last["parent_market_id"])
-        verdicts = g["verdict"].unique()
-        tone: Tone = "good" if set(verdicts) == {"plausible"} else "warn"
-        if "segment_exceeds_parent" in verdicts:
+        per_verdict = Counter(r["verdict"] for r in g)  # in order of first appearance
+        tone: Tone = "good" if set(per_verdict) == {"plausible"} else "warn"
+        if "segment_exceeds_parent" in per_verdict:
             tone = "bad"
         verdict_txt = (
             "plausible in every year"
             if tone == "good"
-            else "; ".join(f"{SHARE_WORDS[v]} in {(g['verdict'] == v).sum()} year(s)" for v in verdicts)
+            else "; ".join(f"{SHARE_WORDS[v]} in {n} year(s)" for v, n in per_verdict.items())
         )
         parts: list[str | Span] = [
             strong(f"Share of the {parent}: "),
@@ -908,7 +914,7 @@ class _Report:
             # A share whose digits equal the segment's stated CAGR suggests the two were confused.
             digits = _literal(literal)
             decimals = len(digits.partition(".")[2])
-            same = g.loc[g["share_central"].map(lambda x: f"{x:.{decimals}f}") == digits, "year"].tolist()
+            same = [r["year"] for r in g if f"{r['share_central']:.{decimals}f}" == digits]
             if same:
                 years = ", ".join(str(y) for y in same)
                 parts.append(
@@ -923,13 +929,8 @@ class _Report:
                 line(_pct_range(lo, hi)),
                 line(Span(SHARE_WORDS[v], tone=SHARE_TONE[v])),
             )
-            for y, c, lo, hi, v in zip(
-                g["year"].tolist(),
-                g["share_central"].tolist(),
-                g["share_low"].tolist(),
-                g["share_high"].tolist(),
-                g["verdict"].tolist(),
-                strict=True,
+            for y, c, lo, hi, v in (
+                (r["year"], r["share_central"], r["share_low"], r["share_high"], r["verdict"]) for r in g
             )
         )
         doc.add(Table(("Year", "Share", "Band", "Verdict"), rows, align=("r", "r", "r", "l")))
@@ -995,6 +996,7 @@ class _Report:
                 " (latest editions only), their median, their range, and the spread (max − min) / median."
             )
         doc.add(Paragraph(line(intro)))
+        cross_by_market = {} if self.cross is None else dict(tuple(self.cross.groupby("market_id", sort=False)))
         for m in order.to_dict("records"):
             mid = str(m["market_id"])
             doc.add(Heading(3, line(str(m["label"]), " (", code(mid), ")"), f"market-{mid}"))
@@ -1010,16 +1012,14 @@ class _Report:
             doc.add(Paragraph(line("; ".join(facts) + ".")))
             if mid in self.charted:
                 doc.add(Chart(mid, f"{m['label']}: projections by source ({self.chart_unit(mid)})"))
-            if self.cross is not None:
-                self.cross_table(doc, self.cross.loc[self.cross["market_id"] == mid])
+            if mid in cross_by_market:
+                self.cross_table(doc, cross_by_market[mid])
 
     def chart_unit(self, market_id: str) -> str:
         """The unit of a market's chart: its claims' one currency, or each claim's own."""
-        proj = self.t["projections"]
-        if "currency" not in proj:
+        if self.market_currencies is None:
             return "USD bn"
-        found = proj.loc[(proj["market_id"] == market_id).to_numpy(bool), "currency"].dropna().unique()
-        return _unit(found, several="bn, each claim's currency")
+        return _unit(self.market_currencies.get(market_id, []), several="bn, each claim's currency")
 
     def cross_table(self, doc: Document, rows: pd.DataFrame) -> None:
         """One row per year (basis and currency): the aggregates repeat on every source's row.
