@@ -125,6 +125,25 @@ def test_segment_larger_than_parent_is_flagged(build_claims) -> None:
     assert set(shares["verdict"]) == {"segment_exceeds_parent"}
 
 
+def test_a_segment_is_a_share_of_its_parent_in_the_same_currency_only(build_claims) -> None:
+    """Must not pair: a EUR 60 bn segment over a USD 255 bn parent is no 23.5 % share of it.
+    Must pair: the same segment over the source's EUR figure of the parent."""
+    parent_usd = trajectory("global", [value("2025", "255"), value("2032", "465")], market="global-cdmo")
+    segment_eur = {
+        **trajectory("bio", [value("2025", "60"), value("2032", "110")], market="biologics-cdmo"),
+        "currency": "EUR",
+    }
+    assert build_claims([parent_usd, segment_eur]).segment_shares.empty
+    parent_eur = {
+        **trajectory("global-eur", [value("2025", "235"), value("2032", "430")], market="global-cdmo"),
+        "currency": "EUR",
+    }
+    shares = build_claims([parent_usd, segment_eur, parent_eur]).segment_shares.set_index("year")
+    assert set(shares["parent_claim_id"]) == {"t/global-eur"}
+    assert shares.loc[2025, "share_central"] == pytest.approx(60 / 235 * 100)
+    assert shares.loc[2032, "share_central"] == pytest.approx(110 / 430 * 100)
+
+
 def test_points_may_lie_outside_start_and_end(build_claims) -> None:
     """A report's 2024, 2025 and 2032, written as start 2025, end 2032 and a 2024 point (DESIGN §3)."""
     claim = trajectory("p", [value("2025", "255.01"), value("2032", "465.24")], "9.0%", period=("2025", "2032"))

@@ -213,8 +213,6 @@ def test_a_csv_written_with_pandas_row_labels_reads_as_without(tmp_path) -> None
     ("column", "values", "message"),
     [
         ("end_value", [465.24, 336.65, 130.0], "is stored as double"),  # the digits written are lost
-        ("end_year", [2032.0, 2030.5, 2030.0], "is stored as double"),  # not a year
-        ("start_year", [2025.0, float("inf"), 2024.0], "is stored as double"),  # not a year either
         ("cagr", [True, False, True], "is stored as bool"),
     ],
 )
@@ -226,6 +224,23 @@ def test_typed_parquet_columns_that_lose_the_text_are_refused_by_name(tmp_path, 
         build(tmp_path)
     assert [(i.file, i.field) for i in err.value.issues] == [("x.claims.parquet", column)]
     assert message in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("column", "values", "written"),
+    [("end_year", [2032.0, 2030.5, 2030.0], "2030.5"), ("start_year", [2025.0, float("inf"), 2024.0], "inf")],
+)
+def test_a_float_year_column_names_each_value_that_is_no_year(tmp_path, column, values, written) -> None:
+    """Must flag, by file, line, claim and field: a float year column's value that is no whole
+    year. Its whole numbers are years as written (must not flag, the other rows)."""
+    table = pa.Table.from_pandas(_bulk_rows().assign(**{column: values}), preserve_index=False)
+    pq.write_table(table, tmp_path / "x.claims.parquet")
+    with pytest.raises(SourceValidationError) as err:
+        build(tmp_path)
+    assert [(i.file, i.line, i.claim, i.field) for i in err.value.issues] == [
+        ("x.claims.parquet", 2, "b1", column)
+    ]  # row 2
+    assert f"'{written}' must be a 4-digit year" in str(err.value)
 
 
 def test_bulk_errors_name_file_row_and_column(tmp_path) -> None:

@@ -219,10 +219,11 @@ def preferred(projections: pd.DataFrame) -> np.ndarray:
 
 
 def segment_shares(projections: pd.DataFrame, markets: pd.DataFrame) -> pd.DataFrame:
-    """A segment's share of its parent market, per source and year both are projected in.
+    """A segment's share of its parent market, per source and year both are projected in,
+    in the same currency (a EUR segment over a USD parent is no share of it).
 
-    Each (source, market, year) takes one path: basis endpoints preferred, then the first
-    claim. Keys are the projections' categorical codes, so no text is touched per row.
+    Each (source, currency, market, year) takes one path: basis endpoints preferred, then the
+    first claim. Keys are the projections' categorical codes, so no text is touched per row.
     """
     parent_of = markets.dropna(subset=["parent_market_id"]).set_index("market_id")["parent_market_id"].astype(str)
     if parent_of.empty or projections.empty:
@@ -238,7 +239,10 @@ def segment_shares(projections: pd.DataFrame, markets: pd.DataFrame) -> pd.DataF
     rows = np.flatnonzero(involved[market] & (market >= 0))
     if rows.size == 0:
         return _empty_shares()
-    source = projections["source_id"].cat.codes.to_numpy(np.int64)[rows]
+    # A source's paths are paired within one currency: (source, currency) is one key.
+    currency = projections["currency"].cat.codes.to_numpy(np.int64)[rows] + 1  # 0: none written
+    n_currencies = len(projections["currency"].cat.categories) + 1
+    source = projections["source_id"].cat.codes.to_numpy(np.int64)[rows] * n_currencies + currency
     market = market[rows]
     year = projections["year"].to_numpy(np.int64)[rows]
     rank = (projections["basis"] != ENDPOINTS).to_numpy(bool)[rows].astype(np.int64)

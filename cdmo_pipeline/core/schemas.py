@@ -293,7 +293,7 @@ class ProjectionsModel(_Base):
 
 
 class SegmentSharesModel(_Base):
-    """One row per segment, year and source."""
+    """One row per segment, year and source: the segment over its parent in the same currency."""
 
     market_id: Series[Text] = pa.Field(description="Segment market")
     parent_market_id: Series[Text] = pa.Field(description="Its parent market")

@@ -886,10 +886,12 @@ def _as_text(table: pa.Table) -> pa.Table:
         if pa.types.is_dictionary(kind):
             column, kind = column.cast(kind.value_type), kind.value_type
         if pa.types.is_floating(kind) and field.name in _YEAR_COLUMNS:
+            # A whole number is the year written; any other value goes on as its own text
+            # ("2030.5"), for the format check to name by file, line, claim and field.
             years = pc.if_else(pc.is_nan(column), None, column)  # NaN: pandas' missing value
             whole = pc.and_(pc.equal(pc.floor(years), years), pc.less(pc.abs(years), 1e9))  # inf is not
-            if pc.all(whole).as_py() is not False:
-                column, kind = years.cast(pa.int64()), pa.int64()
+            as_year = pc.if_else(whole, years, None).cast(pa.int64()).cast(pa.string())
+            column, kind = pc.if_else(whole, as_year, years.cast(pa.string())), pa.string()
         text = (
             pa.types.is_string(kind)
             or pa.types.is_large_string(kind)

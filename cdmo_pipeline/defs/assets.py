@@ -77,7 +77,7 @@ TABLES: dict[str, TableAsset] = {
         PROJECTIONS,
         frozenset({"pandas"}),
         ("projections", "markets"),
-        "A segment's share of its parent market per source and year, as an interval in percent.",
+        "A segment's share of its parent market per source and year (one currency), as an interval in percent.",
     ),
     "cross_source": TableAsset(
         RECONCILE,
