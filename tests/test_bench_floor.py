@@ -22,6 +22,18 @@ N_CLAIMS = 1_500
 
 def _write(directory: Path, shape: str) -> None:
     corpus = synth.generate(N_CLAIMS, seed=3)
+    if shape == "periods-past-values":
+        # A CAGR period reaching a year past the values on each side (every fifth claim that
+        # states both years and a CAGR): the stated CAGR's path covers it, in both.
+        c = corpus.claims
+        year = r"^\d{4}$"
+        pick = c["start_year"].str.match(year) & c["end_year"].str.match(year) & c["cagr"].ne("")
+        pick &= np.arange(len(c)) % 5 == 0
+        c.loc[pick, "cagr_from"] = (c.loc[pick, "start_year"].astype(int) - 1).astype(str)
+        c.loc[pick, "cagr_to"] = (c.loc[pick, "end_year"].astype(int) + 1).astype(str)
+        assert pick.sum() > 50
+        synth.write(corpus, directory, "csv")
+        return
     if shape in ("csv", "parquet"):
         synth.write(corpus, directory, shape)
         return
@@ -34,7 +46,7 @@ def _write(directory: Path, shape: str) -> None:
     pacsv.write_csv(table, directory / "more" / "all.claims.csv")
 
 
-@pytest.mark.parametrize("shape", ["csv", "parquet", "one-file-no-points"])
+@pytest.mark.parametrize("shape", ["csv", "parquet", "one-file-no-points", "periods-past-values"])
 def test_the_floor_checks_and_projects_as_the_refresh_does(tmp_path: Path, shape: str) -> None:
     sources = tmp_path / "s"
     sources.mkdir()

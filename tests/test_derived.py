@@ -144,6 +144,25 @@ def test_a_segment_is_a_share_of_its_parent_in_the_same_currency_only(build_clai
     assert shares.loc[2032, "share_central"] == pytest.approx(110 / 430 * 100)
 
 
+def test_the_stated_cagr_path_covers_its_period_past_the_values(build_claims) -> None:
+    """Values for 2025 and 2032, "9 %" for 2024-2033 (DESIGN §6: the CAGR's period included):
+    the stated CAGR's path runs 2024-2033, backwards and forwards from 2025; the values' own
+    path interpolates between them. The check spans the values (no value at 2024 or 2033)."""
+    claim = trajectory("g", [value("2025", "255"), value("2032", "465")], "9", period=("2024", "2033"))
+    tables = build_claims([claim])
+    p = tables.projections
+    cagr = p.loc[p["basis"] == "stated_cagr"].set_index("year")
+    assert cagr.index.tolist() == list(range(2024, 2034))
+    assert cagr.loc[2024, "central"] == pytest.approx(255 / 1.09)
+    assert cagr.loc[2024, "low"] == pytest.approx(254.5 / 1.095)  # backwards: the high rate
+    assert cagr.loc[2033, "central"] == pytest.approx(255 * 1.09**8)
+    assert not cagr["is_extrapolated"].any()
+    ends = p.loc[p["basis"] == "endpoints"]
+    assert (ends["year"].min(), ends["year"].max()) == (2025, 2032)
+    row = tables.cagr_checks.iloc[0]
+    assert (row["start_year"], row["end_year"]) == (2025, 2032)
+
+
 def test_points_may_lie_outside_start_and_end(build_claims) -> None:
     """A report's 2024, 2025 and 2032, written as start 2025, end 2032 and a 2024 point (DESIGN §3)."""
     claim = trajectory("p", [value("2025", "255.01"), value("2032", "465.24")], "9.0%", period=("2025", "2032"))

@@ -4,9 +4,10 @@ One row per claim, year and basis, for every year of the claim (its values and i
 period), low / central / high:
 
 - ``endpoints``: geometric interpolation between consecutive stated values,
-  V(y) = Va^(1-w) * Vb^w with w = (y - a) / (b - a);
+  V(y) = Va^(1-w) * Vb^w with w = (y - a) / (b - a), over the years the check spans;
 - ``stated_cagr``: the stated CAGR compounded from the value at the start of its period (else
-  the earliest value; backwards from the only value when there is one).
+  the earliest value; backwards from the only value when there is one), over those years and
+  the CAGR's whole period.
 
 The band is the envelope over the input intervals: each formula is monotone in each input, so
 the envelope takes each input's low or high end by the sign of its exponent. Rows are built
@@ -44,10 +45,14 @@ def claim_spans(result: CheckResult) -> pd.DataFrame:
         first_year=("year", "min"), last_year=("year", "max"), n_values=("year", "size")
     )
     checks = result.checks.set_index("cno")
-    cols = ["start_year", "end_year", "stated_cagr", "stated_low", "stated_high", "period_from"]
+    cols = ["start_year", "end_year", "stated_cagr", "stated_low", "stated_high", "period_from", "period_to"]
     span = v.join(checks[cols], how="left")
     span["span_from"] = np.fmin(span["first_year"], span["start_year"])
     span["span_to"] = np.fmax(span["last_year"], span["end_year"])
+    # The stated CAGR's path also covers its own period where that reaches past the values
+    # (a CAGR for 2024-2033 beside values for 2025 and 2032).
+    span["cagr_from"] = np.fmin(span["span_from"], span["period_from"])
+    span["cagr_to"] = np.fmax(span["span_to"], span["period_to"])
     span["reading"] = result.chosen.set_index("cno")["reading"].reindex(span.index)
     return span
 
@@ -165,7 +170,7 @@ def _stated_cagr(result: CheckResult, spans: pd.DataFrame, horizon: int | None) 
     t0 = np.where((from_row >= 0) & ~np.isnan(p_from), p_from, sp["first_year"].to_numpy(float))
     base = at.get_indexer(claims * 10_000 + t0.astype(np.int64))
     b_val, b_lo, b_hi = (vals[c].to_numpy(float)[base] for c in ("value", "low", "high"))
-    idx, year, extrap = _grid(sp["span_from"].to_numpy(np.int64), sp["span_to"].to_numpy(np.int64), horizon)
+    idx, year, extrap = _grid(sp["cagr_from"].to_numpy(np.int64), sp["cagr_to"].to_numpy(np.int64), horizon)
     k = year - t0[idx]
     g = 1.0 + sp["stated_cagr"].to_numpy(float)[idx] / 100.0
     g_lo = 1.0 + sp["stated_low"].to_numpy(float)[idx] / 100.0
