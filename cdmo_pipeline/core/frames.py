@@ -32,7 +32,11 @@ def text(values: pd.Series | np.ndarray | list) -> pd.Series:
         # Decode the dictionary in Arrow: no Python string per row.
         return decoded(series.cat.codes.to_numpy(), series.cat.categories, index=series.index)
     objects = series.astype(object)
-    return objects.where(series.notna(), None).astype(STRING)
+    try:  # Arrow reads the strings and the missing values (None, NaN, NA) in one pass
+        strings = pa.array(objects.to_numpy(dtype=object), type=pa.string(), from_pandas=True)
+    except (pa.ArrowTypeError, pa.ArrowInvalid):  # other objects: as their text
+        return objects.where(series.notna(), None).astype(STRING)
+    return pd.Series(pd.arrays.ArrowStringArray(strings), index=series.index, name=series.name)
 
 
 def spread(values: pa.Array | pa.ChunkedArray, at: np.ndarray, index: pd.Index | None = None) -> pd.Series:

@@ -1056,7 +1056,10 @@ def _bulk_claims(table: pa.Table) -> tuple[pd.DataFrame, pd.DataFrame]:
         present = ((frame[value_col] != "") | (frame[year_col] != "")).to_numpy(bool)
         if is_cagr:
             present |= (frame["cagr_to"] != "").to_numpy(bool)
-        sub = frame.loc[present]
+        # Only the columns this role reads: the frame has two dozen.
+        cols = ["source_id", "claim_id", value_col, year_col]
+        cols += ["cagr_to"] if is_cagr else [f"{prefix}_scale", f"{prefix}_qualifier"]
+        sub = frame.loc[present, list(dict.fromkeys(cols))]
         rows = sub.index
         none = const(None, rows)
         return pd.DataFrame(

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from cdmo_pipeline.core import cagr, derive, projections, reconcile
-from cdmo_pipeline.core.frames import STRING, text
+from cdmo_pipeline.core.frames import text
 from cdmo_pipeline.core.sources import read_corpus
 from cdmo_pipeline.core.validate import Corpus, validate
 
@@ -28,7 +28,15 @@ def run_check(corpus: Corpus) -> cagr.CheckResult:
 
 
 def nullable_int(values: pd.Series | np.ndarray) -> pd.Series:
-    return pd.to_numeric(pd.Series(values), errors="coerce").round().astype("Int64")
+    """Whole numbers as nullable integers (rounded; missing stays missing)."""
+    series = values if isinstance(values, pd.Series) else pd.Series(values)
+    if series.dtype.kind in "fiu":  # numbers already: no per-cell coercion
+        floats = series.to_numpy(float, na_value=np.nan)
+        missing = np.isnan(floats)
+        if np.isfinite(floats[~missing]).all():
+            ints = np.where(missing, 0, np.round(floats)).astype(np.int64)
+            return pd.Series(pd.arrays.IntegerArray(ints, missing), index=series.index)
+    return pd.to_numeric(series, errors="coerce").round().astype("Int64")
 
 
 def sources_table(corpus: Corpus, n_claims: pd.Series | None = None) -> pd.DataFrame:
@@ -192,16 +200,14 @@ def cagr_checks_table(result: cagr.CheckResult) -> pd.DataFrame:
         out[col] = out[col].astype(float)
     text_cols = ["claim_id", "source_id", "market_id", "period_basis", "stated_cagr_literal", "stated_qualifier"]
     for col in [*text_cols, "verdict", "reading", "hint", "assumption"]:
-        out[col] = text(out[col]).to_numpy()
-        out[col] = out[col].astype(STRING)
+        out[col] = text(out[col]).array  # Arrow strings as they are, not through Python objects
     return out.reset_index(drop=True)
 
 
 def implied_figures_table(result: cagr.CheckResult, corpus: Corpus) -> pd.DataFrame:
     out = derive.implied_figures(result, corpus.claims)
     for col in ("claim_id", "source_id", "market_id", "quantity", "unit", "method", "reading", "assumption"):
-        out[col] = text(out[col]).to_numpy()
-        out[col] = out[col].astype(STRING)
+        out[col] = text(out[col]).array
     for col in ("central", "low", "high"):
         out[col] = out[col].astype(float)
     return out
