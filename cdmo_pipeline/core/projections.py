@@ -4,7 +4,8 @@ One row per claim, year and basis, for every year of the claim (its values and i
 period), low / central / high:
 
 - ``endpoints``: geometric interpolation between consecutive stated values,
-  V(y) = Va^(1-w) * Vb^w with w = (y - a) / (b - a), over the years the check spans;
+  V(y) = Va^(1-w) * Vb^w with w = (y - a) / (b - a), from the claim's first stated (or
+  checked) year to its last;
 - ``stated_cagr``: the stated CAGR compounded from the value at the start of its period (else
   the earliest value; backwards from the only value when there is one), over those years and
   the CAGR's whole period.
