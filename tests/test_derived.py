@@ -140,8 +140,35 @@ def test_a_segment_is_a_share_of_its_parent_in_the_same_currency_only(build_clai
     }
     shares = build_claims([parent_usd, segment_eur, parent_eur]).segment_shares.set_index("year")
     assert set(shares["parent_claim_id"]) == {"t/global-eur"}
+    assert set(shares["currency"]) == {"EUR"}
     assert shares.loc[2025, "share_central"] == pytest.approx(60 / 235 * 100)
     assert shares.loc[2032, "share_central"] == pytest.approx(110 / 430 * 100)
+
+
+def test_a_source_quoting_segment_and_parent_in_two_currencies_has_a_share_in_each(build_claims) -> None:
+    """Must not refuse: both markets in USD and in EUR give two shares per year, one per
+    currency (one row per segment, source, currency and year)."""
+    usd = [
+        trajectory("global", [value("2025", "255"), value("2032", "465")], market="global-cdmo"),
+        trajectory("bio", [value("2025", "50"), value("2032", "100")], market="biologics-cdmo"),
+    ]
+    eur = [
+        {
+            **trajectory("global-eur", [value("2025", "235"), value("2032", "430")], market="global-cdmo"),
+            "currency": "EUR",
+        },
+        {
+            **trajectory("bio-eur", [value("2025", "46"), value("2032", "92")], market="biologics-cdmo"),
+            "currency": "EUR",
+        },
+    ]
+    shares = build_claims(usd + eur).segment_shares
+    assert len(shares) == 2 * 8
+    by = shares.set_index(["currency", "year"])
+    assert by.loc[("USD", 2025), "share_central"] == pytest.approx(50 / 255 * 100)
+    assert by.loc[("EUR", 2025), "share_central"] == pytest.approx(46 / 235 * 100)
+    assert by.loc[("EUR", 2032), "parent_claim_id"] == "t/global-eur"
+    assert shares["currency"].tolist() == ["EUR"] * 8 + ["USD"] * 8  # published order: currency, then year
 
 
 def test_the_stated_cagr_path_covers_its_period_past_the_values(build_claims) -> None:

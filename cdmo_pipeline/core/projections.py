@@ -197,6 +197,7 @@ SHARE_COLUMNS = [
     "market_id",
     "parent_market_id",
     "source_id",
+    "currency",
     "year",
     "share_central",
     "share_low",
@@ -225,8 +226,9 @@ def preferred(projections: pd.DataFrame) -> np.ndarray:
 
 
 def segment_shares(projections: pd.DataFrame, markets: pd.DataFrame) -> pd.DataFrame:
-    """A segment's share of its parent market, per source and year both are projected in,
-    in the same currency (a EUR segment over a USD parent is no share of it).
+    """A segment's share of its parent market, per source, currency and year both are
+    projected in: a EUR segment over a USD parent is no share of it, and a source quoting
+    both markets in two currencies has a share in each.
 
     Each (source, currency, market, year) takes one path: basis endpoints preferred, then the
     first claim. Keys are the projections' categorical codes, so no text is touched per row.
@@ -273,11 +275,14 @@ def segment_shares(projections: pd.DataFrame, markets: pd.DataFrame) -> pd.DataF
         return _empty_shares()
     # The published order (market, source, year) by the codes' text ranks, before any column
     # is built: only the columns shown are taken, and text is spread from each dictionary.
-    codes = {c: projections[c].cat.codes.to_numpy(np.int64) for c in ("market_id", "source_id", "claim_id", "basis")}
+    text_columns = ("market_id", "source_id", "currency", "claim_id", "basis")
+    codes = {c: projections[c].cat.codes.to_numpy(np.int64) for c in text_columns}
     cats = {c: projections[c].cat.categories for c in codes}
+    currency_rank = np.append(text_rank(cats["currency"]), -1)  # none written first
     order = np.lexsort(
         (
             projections["year"].to_numpy(np.int64)[seg_rows],
+            currency_rank[codes["currency"][seg_rows]],
             text_rank(cats["source_id"])[codes["source_id"][seg_rows]],
             text_rank(cats["market_id"])[codes["market_id"][seg_rows]],
         )
@@ -300,6 +305,7 @@ def segment_shares(projections: pd.DataFrame, markets: pd.DataFrame) -> pd.DataF
             "market_id": label("market_id", seg_rows),
             "parent_market_id": label("market_id", par_rows),
             "source_id": label("source_id", seg_rows),
+            "currency": label("currency", seg_rows),
             "year": column("year", seg_rows).astype(np.int64),
             "share_central": column("central", seg_rows) / column("central", par_rows) * 100.0,
             "share_low": share_low,

@@ -293,11 +293,14 @@ class ProjectionsModel(_Base):
 
 
 class SegmentSharesModel(_Base):
-    """One row per segment, year and source: the segment over its parent in the same currency."""
+    """One row per segment, source, currency and year: the segment over its parent in the same currency."""
 
     market_id: Series[Text] = pa.Field(description="Segment market")
     parent_market_id: Series[Text] = pa.Field(description="Its parent market")
     source_id: Series[Text] = pa.Field(description="Source stating both")
+    currency: Series[Text] = pa.Field(
+        nullable=True, description="Currency of both paths (a share compares like with like)"
+    )
     year: Series[int] = pa.Field(description="Year")
     share_central: Series[float] = pa.Field(ge=0, description="Segment / parent, percent")
     share_low: Series[float] = pa.Field(ge=0, description="Low end, percent")
@@ -312,7 +315,7 @@ class SegmentSharesModel(_Base):
     is_extrapolated: Series[bool] = pa.Field(description="Either path extrapolated")
 
     class Config:
-        unique = ["market_id", "source_id", "year"]
+        unique = ["market_id", "source_id", "currency", "year"]
 
     @pa.dataframe_check(name="low_le_central_le_high")
     def _ordered(cls, df: pd.DataFrame) -> pd.Series:

@@ -30,12 +30,14 @@ def run_check(corpus: Corpus) -> cagr.CheckResult:
 def nullable_int(values: pd.Series | np.ndarray) -> pd.Series:
     """Whole numbers as nullable integers (rounded; missing stays missing)."""
     series = values if isinstance(values, pd.Series) else pd.Series(values)
-    if series.dtype.kind in "fiu":  # numbers already: no per-cell coercion
+    if series.dtype.kind in "iu":  # integers already: exact
+        return series.astype("Int64")
+    if series.dtype.kind == "f":  # floats: rounded at once, where every value fits exactly
         floats = series.to_numpy(float, na_value=np.nan)
         missing = np.isnan(floats)
-        if np.isfinite(floats[~missing]).all():
+        if (np.abs(floats[~missing]) < 2.0**53).all():
             ints = np.where(missing, 0, np.round(floats)).astype(np.int64)
-            return pd.Series(pd.arrays.IntegerArray(ints, missing), index=series.index)
+            return pd.Series(pd.arrays.IntegerArray(ints, missing), index=series.index, name=series.name)
     return pd.to_numeric(series, errors="coerce").round().astype("Int64")
 
 

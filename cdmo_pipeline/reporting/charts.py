@@ -18,7 +18,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.collections import LineCollection, PolyCollection
 from matplotlib.colors import to_hex
 from matplotlib.figure import Figure
-from matplotlib.font_manager import FontProperties, findfont, get_font
+from matplotlib.font_manager import FontProperties, findfont, fontManager, get_font
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
@@ -52,16 +52,20 @@ def _palette(n: int) -> list[str]:
 
 
 @functools.cache
-def _glyphs() -> object:
-    return get_font(findfont(FontProperties()))  # the font text is drawn in (rcParams' family)
+def _fonts() -> tuple[object, ...]:
+    """The fonts text is drawn in: rcParams' families, each one's fallbacks included."""
+    by_props = getattr(fontManager, "_find_fonts_by_props", None)  # matplotlib's own fallback list
+    paths = by_props(FontProperties()) if by_props else [findfont(FontProperties())]
+    return tuple(get_font(path) for path in paths)
 
 
 def drawable(text: str, fallback: str) -> str:
-    """``text`` when the chart's font has a glyph for each of its characters, else ``fallback``
-    (an id: lowercase ASCII). A publisher written in a script the font lacks would be drawn
-    as empty boxes, with a warning per character; its id says which source it is."""
-    font = _glyphs()
-    return text if all(font.get_char_index(ord(c)) for c in text if not c.isspace()) else fallback
+    """``text`` when the chart's fonts have a glyph for each of its characters, else
+    ``fallback`` (an id: lowercase ASCII). A publisher written in a script the fonts lack
+    would be drawn as empty boxes, with a warning per character; its id says which source."""
+    fonts = _fonts()
+    ok = all(any(f.get_char_index(ord(c)) for f in fonts) for c in text if not c.isspace())
+    return text if ok else fallback
 
 
 def _drawable_labels(labels: pd.Series) -> pd.Series:
