@@ -18,9 +18,11 @@ def arrow(values: pd.Series) -> pa.Array | pa.ChunkedArray:
     """A text column as Arrow strings (zero-copy for Arrow-backed columns)."""
     if values.dtype == STRING:
         return pa.array(values)
-    if isinstance(values.dtype, pd.CategoricalDtype):
-        values = values.astype(object)
-    return pa.array(values.astype(object).where(values.notna(), None).to_numpy(dtype=object), type=pa.string())
+    objects = values.astype(object)
+    try:  # Arrow reads the strings and the missing values (None, NaN, NA) in one pass
+        return pa.array(objects.to_numpy(dtype=object), type=pa.string(), from_pandas=True)
+    except (pa.ArrowTypeError, pa.ArrowInvalid):  # other missing markers (NaT) too
+        return pa.array(objects.where(values.notna(), None).to_numpy(dtype=object), type=pa.string())
 
 
 def text(values: pd.Series | np.ndarray | list) -> pd.Series:
@@ -31,11 +33,10 @@ def text(values: pd.Series | np.ndarray | list) -> pd.Series:
     if isinstance(series.dtype, pd.CategoricalDtype):
         # Decode the dictionary in Arrow: no Python string per row.
         return decoded(series.cat.codes.to_numpy(), series.cat.categories, index=series.index)
-    objects = series.astype(object)
-    try:  # Arrow reads the strings and the missing values (None, NaN, NA) in one pass
-        strings = pa.array(objects.to_numpy(dtype=object), type=pa.string(), from_pandas=True)
-    except (pa.ArrowTypeError, pa.ArrowInvalid):  # other objects: as their text
-        return objects.where(series.notna(), None).astype(STRING)
+    try:
+        strings = arrow(series)
+    except (pa.ArrowTypeError, pa.ArrowInvalid):  # objects other than strings: as their text
+        return series.astype(object).where(series.notna(), None).astype(STRING)
     return pd.Series(pd.arrays.ArrowStringArray(strings), index=series.index, name=series.name)
 
 

@@ -30,6 +30,7 @@ from cdmo_pipeline.reporting.report import (
     ordered_sources,
     source_label,
     source_labels,
+    unit_label,
 )
 
 VALUE_ROLES = ("start", "point", "end")
@@ -121,7 +122,7 @@ def projection_chart(tables: TablesLike, market_id: str) -> bytes:
     shown = "" if n_sources == len(sources) else f" ({len(sources)} of {n_sources} sources)"
     ax.set_title(f"{label}: projections by source{shown}", fontsize=12, loc="left", pad=10)
     currencies = proj["currency"].dropna().unique()
-    ax.set_ylabel(f"{currencies[0]} bn" if len(currencies) == 1 else "bn (currency of each claim)")
+    ax.set_ylabel(unit_label(currencies, several="bn (currency of each claim)"))
     ax.set_xlabel("Year")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.grid(True, color="#dddddd", lw=0.6)

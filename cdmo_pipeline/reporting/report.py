@@ -511,7 +511,7 @@ def _unchecked_sentence(claim: Mapping[str, object]) -> tuple[Inline, Tone]:
 # --- The report -------------------------------------------------------------------------
 
 
-def _unit(currencies: Sequence[str], several: str) -> str:
+def unit_label(currencies: Sequence[str], several: str) -> str:
     """Billions of the one currency found; ``several`` when there are more; USD when none is
     recorded (tables published before currencies were)."""
     return f"{currencies[0]} bn" if len(currencies) == 1 else several if len(currencies) else "USD bn"
@@ -1019,7 +1019,7 @@ class _Report:
         """The unit of a market's chart: its claims' one currency, or each claim's own."""
         if self.market_currencies is None:
             return "USD bn"
-        return _unit(self.market_currencies.get(market_id, []), several="bn, each claim's currency")
+        return unit_label(self.market_currencies.get(market_id, []), several="bn, each claim's currency")
 
     def cross_table(self, doc: Document, rows: pd.DataFrame) -> None:
         """One row per year (basis and currency): the aggregates repeat on every source's row.
@@ -1028,7 +1028,7 @@ class _Report:
         if rows.empty:
             return
         currencies = rows["currency"].dropna().unique() if "currency" in rows else []
-        unit = _unit(currencies, several="bn")
+        unit = unit_label(currencies, several="bn")
         order = [("year", True), ("basis", False), ("currency", True)]
         keys = [(k, up) for k, up in order if k in rows and (k != "currency" or len(currencies) > 1)]
         agg = rows.drop_duplicates([k for k, _ in keys]).sort_values(
